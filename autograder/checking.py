@@ -1,0 +1,83 @@
+"""Run one question's hidden checks in a separate, trusted pytest process.
+
+The process reads only data harvested from the student's kernel; it never imports student code.
+Its report is a list of check results (see checks/plugin.py). If pytest itself fails, every check
+gets zero with a message, and the instructor-only detail keeps the log.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .checks.plugin import load_check_module
+from .course import Course
+
+CHECKS_TIMEOUT_S = 900
+
+
+@dataclass
+class QuestionChecks:
+    """A hidden-check file and what can be read from it without running it."""
+    path: Path
+    module: object
+
+    @property
+    def catalogue(self) -> list[dict]:
+        """Every check with its title and points, in file order (for results that never ran)."""
+        entries = []
+        for name, func in vars(self.module).items():
+            if name.startswith("test_") and callable(func):
+                marks = [m for m in getattr(func, "pytestmark", []) if m.name == "points"]
+                title = (func.__doc__ or name).strip().splitlines()[0]
+                entries.append({"id": name, "title": title, "max_points": float(marks[0].args[0]) if marks else 0.0})
+        return entries
+
+    @property
+    def max_points(self) -> float:
+        return sum(c["max_points"] for c in self.catalogue)
+
+    def harvest(self, seed: int):
+        import numpy as np
+
+        return self.module.harvest(np.random.default_rng(seed)) if hasattr(self.module, "harvest") else None
+
+
+def load_checks(course: Course, homework: str, question: str) -> QuestionChecks:
+    path = course.checks / homework / f"test_{question}.py"
+    if not path.exists():
+        raise FileNotFoundError(f"no hidden checks for {homework}/{question}: expected {path}")
+    return QuestionChecks(path, load_check_module(path))
+
+
+def zero_results(checks: QuestionChecks, message: str) -> list[dict]:
+    return [dict(c, points=0.0, passed=False, skipped=False, message=message, detail="") for c in checks.catalogue]
+
+
+def run_checks(course: Course, checks: QuestionChecks, results_dir: Path | None, execution: dict, seed: int) -> list[dict]:
+    with tempfile.TemporaryDirectory(prefix="checks-") as tmp:
+        report = Path(tmp) / "report.json"
+        status = Path(tmp) / "execution.json"
+        status.write_text(json.dumps(execution))
+        command = [sys.executable, "-m", "pytest", str(checks.path), "-q", "-c", str(course.checks / "pytest.ini"),
+                   "--rootdir", str(course.checks), f"--execution={status}", f"--grading-seed={seed}",
+                   f"--check-report={report}"]
+        if results_dir is not None:
+            command.append(f"--results-dir={results_dir}")
+        env = dict(os.environ, PYTHONPATH=str(course.root), PYTHONDONTWRITEBYTECODE="1")
+        try:
+            proc = subprocess.run(command, cwd=course.root, env=env, capture_output=True, text=True,
+                                  timeout=CHECKS_TIMEOUT_S)
+            log = proc.stdout[-20_000:] + proc.stderr[-20_000:]
+        except subprocess.TimeoutExpired:
+            log = f"the checks did not finish within {CHECKS_TIMEOUT_S} s"
+        results = json.loads(report.read_text()) if report.exists() else []
+    reported = {r["id"] for r in results}
+    # pytest crashed or a check never reported: never drop its points silently.
+    lost = zero_results(checks, "the grader failed while running this check; your instructor can see why")
+    results += [dict(entry, detail=log) for entry in lost if entry["id"] not in reported]
+    return results

@@ -1,0 +1,186 @@
+"""The instructor's command line: `python -m autograder <command>`.
+
+    build      build the course website (warnings are errors)
+    release    solutions/<hw> -> assignments/<hw> via nbgrader; --check fails when stale
+    collect    submissions from nbgrader's exchange, or from a folder/zip <student>/<hw>/<q>.ipynb
+    grade      run every collected notebook in the sandbox and score it with the hidden checks
+    feedback   write feedback for students (per-check report + nbgrader's notebook feedback)
+    export     grades.csv and Gradescope-style results.json per submission
+    table      print the grade table
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .course import Course
+
+console = Console()
+
+
+def cmd_build(course: Course, args) -> int:
+    command = [sys.executable, "-m", "jupyter_book", "build", str(course.root), "--warningiserror",
+               "--nitpick", "--keep-going"] + (["--all"] if args.all else [])
+    # jupyter-book has no `python -m` entry on every version; prefer the venv's script next to python.
+    script = Path(sys.executable).with_name("jupyter-book")
+    if script.exists():
+        command = [str(script)] + command[3:]
+    return subprocess.call(command, cwd=course.root)
+
+
+def cmd_release(course: Course, args) -> int:
+    from .release import check_release, release
+
+    homeworks = [args.homework] if args.homework else course.homeworks()
+    if args.check:
+        stale = {hw: check_release(course, hw) for hw in homeworks}
+        stale = {hw: names for hw, names in stale.items() if names}
+        for hw, names in stale.items():
+            console.print(f"[red]assignments/{hw} is stale[/red]: {', '.join(names)} (run `make release`)")
+        if not stale:
+            console.print("assignments/ is up to date with solutions/")
+        return 1 if stale else 0
+    for hw in homeworks:
+        console.print(f"released {release(course, hw)}")
+    return 0
+
+
+def cmd_collect(course: Course, args) -> int:
+    from .collect import collect
+
+    report = collect(course, args.homework, Path(args.source) if args.source else None)
+    console.print(f"collected {len(report.collected)} notebooks from "
+                  f"{len({s for s, _, _ in report.collected})} students")
+    for reason in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {reason}")
+    return 0
+
+
+def cmd_grade(course: Course, args) -> int:
+    from .grade import GradingOptions, grade_homework
+    from .sandbox import Limits, sandbox_available
+
+    available, why = sandbox_available()
+    if not available and not args.trusted_code_without_sandbox:
+        console.print(f"[red]Refusing to run student code without the sandbox.[/red] {why}\n"
+                      "Only for code you trust (e.g. your own reference solutions): "
+                      "--trusted-code-without-sandbox.")
+        return 2
+    limits = Limits(cell_timeout_s=args.cell_timeout, notebook_timeout_s=args.notebook_timeout,
+                    memory_mb=args.memory_mb)
+    options = GradingOptions(limits=limits, unsandboxed_ok=args.trusted_code_without_sandbox, regrade=args.regrade)
+
+    def report(grade, checks):
+        colour = "green" if grade.score == grade.max_score else "yellow"
+        console.print(f"  {grade.student:>18} {grade.notebook:<16} [{colour}]{grade.score:g}/{grade.max_score:g}"
+                      f"[/{colour}]  {grade.status}: {grade.message}")
+
+    graded = grade_homework(course, args.homework, options, students=args.student, on_graded=report)
+    console.print(f"graded {len(graded)} notebooks (already graded ones are kept; --regrade to redo them)")
+    return 0
+
+
+def cmd_feedback(course: Course, args) -> int:
+    from .feedback import generate_feedback
+
+    written = generate_feedback(course, args.homework)
+    console.print(f"wrote feedback for {len(written)} submissions under {course.feedback}")
+    return 0
+
+
+def cmd_export(course: Course, args) -> int:
+    from .export import export_csv, export_gradescope
+
+    csv_path = export_csv(course, Path(args.csv or course.workspace / "grades.csv"), args.homework)
+    results = export_gradescope(course, Path(args.gradescope or course.workspace / "gradescope"), args.homework)
+    console.print(f"wrote {csv_path} and {len(results)} results.json files")
+    return 0
+
+
+def cmd_table(course: Course, args) -> int:
+    from .export import grade_rows
+
+    rows = grade_rows(course, args.homework)
+    notebooks = sorted({r["notebook"] for r in rows}, key=lambda n: course.questions(args.homework).index(n)
+                       if args.homework and n in course.questions(args.homework) else 0)
+    table = Table(title=f"Autograded scores{': ' + args.homework if args.homework else ''}")
+    table.add_column("student")
+    for nb in notebooks:
+        table.add_column(nb, justify="right")
+    table.add_column("total", justify="right")
+    by_student: dict[str, dict] = {}
+    for row in rows:
+        by_student.setdefault(row["student"], {})[row["notebook"]] = row
+    for student, cells in sorted(by_student.items()):
+        values = []
+        for nb in notebooks:
+            row = cells.get(nb)
+            if row is None:
+                values.append("")
+                continue
+            flag = "" if row["status"] == "graded" else f" ({row['status']})"
+            values.append(f"{row['autograded_score']:g}/{row['autograded_max']:g}{flag}")
+        total = sum(r["autograded_score"] for r in cells.values())
+        total_max = sum(r["autograded_max"] for r in cells.values())
+        table.add_row(student, *values, f"{total:g}/{total_max:g}")
+    console.print(table)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--workspace", help="where submissions, grades and feedback live (default: ./workspace)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("build", help="build the course website")
+    s.add_argument("--all", action="store_true", help="rebuild every page")
+    s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("release", help="generate student versions with nbgrader")
+    s.add_argument("homework", nargs="?")
+    s.add_argument("--check", action="store_true", help="fail if assignments/ is stale")
+    s.set_defaults(func=cmd_release)
+
+    s = sub.add_parser("collect", help="collect submissions")
+    s.add_argument("homework")
+    s.add_argument("--from", dest="source", help="folder or zip laid out <student>/<hw>/<q>.ipynb "
+                                                 "(default: nbgrader's exchange)")
+    s.set_defaults(func=cmd_collect)
+
+    s = sub.add_parser("grade", help="grade collected submissions")
+    s.add_argument("homework")
+    s.add_argument("--student", action="append", help="only this student (repeatable)")
+    s.add_argument("--regrade", action="store_true", help="grade again notebooks that already have a grade")
+    s.add_argument("--cell-timeout", type=float, default=300.0, help="seconds per cell (default 300)")
+    s.add_argument("--notebook-timeout", type=float, default=900.0, help="seconds per notebook (default 900)")
+    s.add_argument("--memory-mb", type=int, default=6144, help="memory limit of a notebook's kernel")
+    s.add_argument("--trusted-code-without-sandbox", action="store_true",
+                   help="run notebooks without the sandbox: ONLY for code you trust")
+    s.set_defaults(func=cmd_grade)
+
+    s = sub.add_parser("feedback", help="write feedback for students")
+    s.add_argument("homework")
+    s.set_defaults(func=cmd_feedback)
+
+    s = sub.add_parser("export", help="export grades")
+    s.add_argument("homework", nargs="?")
+    s.add_argument("--csv", help="CSV path (default workspace/grades.csv)")
+    s.add_argument("--gradescope", help="folder for results.json files (default workspace/gradescope)")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("table", help="print the grade table")
+    s.add_argument("homework", nargs="?")
+    s.set_defaults(func=cmd_table)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    course = Course(workspace=Path(args.workspace) if args.workspace else None)
+    return args.func(course, args)

@@ -1,0 +1,175 @@
+"""Grade: the path of one submitted notebook, as a short sequence of named steps.
+
+    prepare   read the file, rebuild it on the released template      (submission.py)
+    execute   run it in a real kernel inside the sandbox, then harvest  (sandbox/)
+    check     run the hidden checks on the harvested data, trusted     (checking.py)
+    record    scores + outcome into nbgrader's gradebook, one transaction (gradebook.py)
+    keep      the executed notebook for formgrader and feedback        (workspace/autograded)
+
+Every notebook ends with a recorded status; a broken, missing, looping or crashing notebook is a
+graded result with a message, and the batch goes on. A killed run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .checking import QuestionChecks, load_checks, run_checks, zero_results
+from .collect import submissions
+from .course import Course
+from .gradebook import NotebookGrade, graded_notebooks, open_gradebook, record
+from .release import register
+from .sandbox import Limits, execute_notebook
+from .submission import grade_id, load_submission
+
+# Only inert output types are kept in the autograded copy that instructors open in a browser.
+SAFE_MIME = ("text/plain", "image/png", "image/jpeg")
+EXECUTION_STATUS = {"ok": "graded", "timeout": "timed out", "crashed": "crashed", "error": "error"}
+
+
+@dataclass
+class GradingOptions:
+    limits: Limits = field(default_factory=Limits)
+    unsandboxed_ok: bool = False   # instructor's explicit opt-out, for trusted code only
+    regrade: bool = False
+
+
+def grade_homework(course: Course, homework: str, options: GradingOptions | None = None,
+                   students: list[str] | None = None, on_graded=None) -> list[NotebookGrade]:
+    options = options or GradingOptions()
+    register(course, homework)
+    gb = open_gradebook(course)
+    try:
+        done = set() if options.regrade else graded_notebooks(gb, homework)
+        student_data = prepare_student_data(course)
+        graded = []
+        for student, folder in submissions(course, homework):
+            if students and student not in students:
+                continue
+            timestamp = _timestamp(folder)
+            for question in course.questions(homework):
+                if (student, question) in done:
+                    continue
+                grade = grade_notebook(course, homework, student, question, folder / f"{question}.ipynb",
+                                       options, student_data)
+                checks = load_checks(course, homework, question)
+                record(gb, grade, hidden_cell_id(course, homework, question), timestamp)
+                graded.append(grade)
+                if on_graded:
+                    on_graded(grade, checks)
+        return graded
+    finally:
+        gb.close()
+
+
+def grade_notebook(course: Course, homework: str, student: str, question: str, path: Path,
+                   options: GradingOptions, student_data: Path | None) -> NotebookGrade:
+    grade = NotebookGrade(student, homework, question, status="error", seed=secrets.randbelow(2**31))
+    checks = load_checks(course, homework, question)
+    try:
+        template = released_template(course, homework, question)
+        prepared = load_submission(path if path.exists() else None, template)
+        grade.notes = prepared.notes
+        if prepared.notebook is None:
+            grade.status = "missing" if not path.exists() else "invalid"
+            grade.message = prepared.problem
+            grade.checks = zero_results(checks, prepared.problem)
+            return grade
+        grade.manual_answers = written_answers(template, prepared.notebook)
+        executed_nb = _execute_and_check(course, checks, prepared.notebook, options, student_data, grade)
+        keep_autograded(course, student, homework, question, executed_nb)
+    except Exception as err:  # a grader fault must still leave a recorded, explained result
+        grade.status = "error"
+        grade.message = f"the grader failed on this notebook ({type(err).__name__}); your instructor can see why"
+        grade.checks = zero_results(checks, grade.message)
+        grade.notes.append("grader error: " + "".join(traceback.format_exception(err))[-4000:])
+    return grade
+
+
+def _execute_and_check(course, checks: QuestionChecks, notebook, options, student_data, grade: NotebookGrade):
+    with tempfile.TemporaryDirectory(prefix="grading-", dir=course.workspace) as workdir:
+        result = execute_notebook(
+            notebook, Path(workdir), options.limits, harvest=checks.harvest(grade.seed),
+            unsandboxed_ok=options.unsandboxed_ok, **sandbox_data_options(course, student_data))
+        grade.status = EXECUTION_STATUS.get(result.status, "error")
+        grade.wall_s, grade.peak_rss_mb, grade.limit_hit = result.wall_s, result.peak_rss_mb, result.limit_hit
+        failures = [f.__dict__ if hasattr(f, "__dict__") else dict(f) for f in result.cell_failures]
+        grade.notes += [f"{f.get('grade_id') or 'cell ' + str(f.get('index'))}: {f.get('kind')}: {f.get('message')}"
+                        for f in failures]
+        grade.message = _summary(grade.status, failures, result.limit_hit)
+        execution = {"status": result.status, "cell_failures": failures}
+        grade.checks = run_checks(course, checks, result.results_dir, execution, grade.seed)
+        return result.notebook
+
+
+def _summary(status: str, failures: list[dict], limit_hit: str | None) -> str:
+    if status == "graded" and not failures:
+        return "ran to the end"
+    first = failures[0] if failures else {}
+    where = first.get("grade_id") or (f"cell {first['index']}" if "index" in first else "the notebook")
+    text = {"graded": f"ran to the end with errors (first in {where})",
+            "timed out": f"timed out in {where}", "crashed": f"the kernel died in {where}"}.get(status, status)
+    return text + (f"; limit hit: {limit_hit}" if limit_hit else "")
+
+
+def released_template(course: Course, homework: str, question: str):
+    return nbformat.read(course.assignments / homework / f"{question}.ipynb", as_version=4)
+
+
+def hidden_cell_id(course: Course, homework: str, question: str) -> str:
+    template = released_template(course, homework, question)
+    for cell in template.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+            return meta["grade_id"]
+    raise LookupError(f"{homework}/{question} has no hidden-checks cell (a locked, graded code cell)")
+
+
+def written_answers(template, notebook) -> dict[str, bool]:
+    """grade_id -> whether the student changed the written-answer cell from its released stub."""
+    stubs = {grade_id(c): c.source for c in template.cells
+             if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")
+             and c.metadata.get("nbgrader", {}).get("solution")}
+    answers = {grade_id(c): c.source for c in notebook.cells if grade_id(c) in stubs}
+    return {gid: answers.get(gid, stub).strip() != stub.strip() for gid, stub in stubs.items()}
+
+
+def keep_autograded(course: Course, student: str, homework: str, question: str, notebook) -> Path:
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                if "data" in output:
+                    output["data"] = {k: v for k, v in output["data"].items() if k in SAFE_MIME}
+    folder = course.autograded / student / homework
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{question}.ipynb"
+    nbformat.write(notebook, path)
+    submitted_stamp = course.submitted / student / homework / "timestamp.txt"
+    if submitted_stamp.exists():
+        shutil.copy(submitted_stamp, folder / "timestamp.txt")
+    return path
+
+
+def prepare_student_data(course: Course) -> Path | None:
+    """Decoded, student-visible arrays for the sandbox (held-out data is never written there)."""
+    import data
+
+    target = course.workspace / "student-data"
+    data.prepare_student_cache(target)
+    return target
+
+
+def sandbox_data_options(course: Course, student_data: Path | None) -> dict:
+    return {"data_cache": student_data, "data_package": course.root / "data"}
+
+
+def _timestamp(folder: Path) -> str | None:
+    stamp = folder / "timestamp.txt"
+    return stamp.read_text().strip() if stamp.exists() else None
+

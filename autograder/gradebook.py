@@ -1,0 +1,108 @@
+"""Scores into nbgrader's gradebook, plus one grading record per submitted notebook.
+
+nbgrader keeps the grades (so formgrader, manual grading, `nbgrader export` and feedback keep
+working); the `autograder_runs` table beside them keeps what nbgrader has no column for: the
+outcome status, per-check results, repair notes and resource use. Both are written in one
+transaction, keyed by (student, assignment, notebook), so a re-grade replaces and a crash
+mid-write leaves the previous grade intact.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy import text
+
+from .course import Course
+
+STATUSES = ("graded", "timed out", "crashed", "invalid", "missing", "error")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS autograder_runs (
+    student TEXT NOT NULL, assignment TEXT NOT NULL, notebook TEXT NOT NULL,
+    status TEXT NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL,
+    checks TEXT NOT NULL, notes TEXT NOT NULL, message TEXT NOT NULL,
+    wall_s REAL, peak_rss_mb REAL, limit_hit TEXT, seed INTEGER, graded_at TEXT NOT NULL,
+    PRIMARY KEY (student, assignment, notebook)
+)"""
+
+
+@dataclass
+class NotebookGrade:
+    """The outcome of grading one notebook of one submission."""
+    student: str
+    assignment: str
+    notebook: str
+    status: str
+    checks: list[dict] = field(default_factory=list)      # from the checks plugin report
+    notes: list[str] = field(default_factory=list)        # repairs and problems, shown to the student
+    message: str = ""                                     # one-line summary of the outcome
+    manual_answers: dict[str, bool] = field(default_factory=dict)  # grade_id -> answered?
+    wall_s: float | None = None
+    peak_rss_mb: float | None = None
+    limit_hit: str | None = None
+    seed: int | None = None
+
+    @property
+    def score(self) -> float:
+        return round(sum(c["points"] for c in self.checks), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c["max_points"] for c in self.checks), 4)
+
+
+def open_gradebook(course: Course) -> Gradebook:
+    course.ensure_workspace()
+    gb = Gradebook(course.db_url, course_id=course.nbgrader_config().CourseDirectory.course_id)
+    gb.db.execute(text(_SCHEMA))
+    gb.db.commit()
+    return gb
+
+
+def record(gb: Gradebook, grade: NotebookGrade, hidden_cell: str, timestamp: str | None = None) -> None:
+    """Write one notebook's grade; replaces any earlier grade of the same notebook."""
+    gb.update_or_create_student(grade.student)
+    try:
+        gb.find_submission(grade.assignment, grade.student)
+    except MissingEntry:
+        gb.add_submission(grade.assignment, grade.student, **({"timestamp": timestamp} if timestamp else {}))
+    session = gb.db
+    try:
+        hidden = gb.find_grade(hidden_cell, grade.notebook, grade.assignment, grade.student)
+        hidden.auto_score = grade.score
+        hidden.needs_manual_grade = False
+        for cell_id, answered in grade.manual_answers.items():
+            written = gb.find_grade(cell_id, grade.notebook, grade.assignment, grade.student)
+            # Unanswered written cells score 0 automatically, as nbgrader does; answered ones wait for a TA.
+            written.auto_score = None if answered else 0.0
+            written.needs_manual_grade = answered
+        row = asdict(grade)
+        row.update(checks=json.dumps(grade.checks), notes=json.dumps(grade.notes), score=grade.score,
+                   max_score=grade.max_score, graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        row.pop("manual_answers")
+        session.execute(text(
+            "INSERT OR REPLACE INTO autograder_runs VALUES (:student, :assignment, :notebook, :status, :score,"
+            " :max_score, :checks, :notes, :message, :wall_s, :peak_rss_mb, :limit_hit, :seed, :graded_at)"), row)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+
+
+def graded_notebooks(gb: Gradebook, assignment: str) -> set[tuple[str, str]]:
+    """(student, notebook) pairs that already have a recorded outcome: grading resumes after them."""
+    rows = gb.db.execute(text("SELECT student, notebook FROM autograder_runs WHERE assignment = :a"),
+                         {"a": assignment})
+    return {(r[0], r[1]) for r in rows}
+
+
+def runs(gb: Gradebook, assignment: str | None = None) -> list[dict]:
+    query = "SELECT * FROM autograder_runs" + (" WHERE assignment = :a" if assignment else "")
+    result = gb.db.execute(text(query + " ORDER BY assignment, student, notebook"), {"a": assignment})
+    rows = [dict(r._mapping) for r in result]
+    for row in rows:
+        row["checks"], row["notes"] = json.loads(row["checks"]), json.loads(row["notes"])
+    return rows
