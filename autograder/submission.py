@@ -50,7 +50,8 @@ def read_notebook(path: Path) -> tuple[NotebookNode | None, str | None]:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         return None, f"the file is not valid JSON (line {err.lineno}, column {err.colno}): was it saved from Jupyter?"
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+    # nbformat 4 has "cells"; nbformat 3 (still written by old tools) has "worksheets".
+    if not isinstance(data, dict) or not isinstance(data.get("cells", data.get("worksheets")), list):
         return None, "the file is JSON but not a Jupyter notebook (no list of cells)"
     try:
         nb = nbformat.reads(text, as_version=4)
