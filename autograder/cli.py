@@ -24,12 +24,10 @@ console = Console()
 
 
 def cmd_build(course: Course, args) -> int:
-    command = [sys.executable, "-m", "jupyter_book", "build", str(course.root), "--warningiserror",
-               "--nitpick", "--keep-going"] + (["--all"] if args.all else [])
-    # jupyter-book has no `python -m` entry on every version; prefer the venv's script next to python.
-    script = Path(sys.executable).with_name("jupyter-book")
-    if script.exists():
-        command = [str(script)] + command[3:]
+    script = Path(sys.executable).with_name("jupyter-book")  # installed next to this interpreter
+    command = [str(script), "build", str(course.root), "--warningiserror", "--nitpick", "--keep-going"]
+    command += ["--all"] if args.all else []
+    command += ["--path-output", args.output] if args.output else []
     return subprocess.call(command, cwd=course.root)
 
 
@@ -140,6 +138,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("build", help="build the course website")
     s.add_argument("--all", action="store_true", help="rebuild every page")
+    s.add_argument("--output", help="folder for _build (default: the repository root)")
     s.set_defaults(func=cmd_build)
 
     s = sub.add_parser("release", help="generate student versions with nbgrader")
