@@ -1,5 +1,6 @@
 """Shared test setup: tests read the offline dataset mirror and never download."""
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ if MIRROR.exists():
     os.environ.setdefault("COURSE_DATA_MIRROR", str(MIRROR))
 os.environ.setdefault("COURSE_DATA_OFFLINE", "1")
 # nbgrader shells out to alembic, which lives next to this interpreter.
-os.environ["PATH"] = str(Path(os.sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
 def cuda_available() -> bool:
