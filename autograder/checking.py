@@ -41,6 +41,11 @@ class QuestionChecks:
     def max_points(self) -> float:
         return sum(c["max_points"] for c in self.catalogue)
 
+    @property
+    def budget(self) -> dict:
+        """This question's resource budget (Limits fields, e.g. cell_timeout_s), from its BUDGET."""
+        return dict(getattr(self.module, "BUDGET", {}))
+
     def harvest(self, seed: int):
         import numpy as np
 

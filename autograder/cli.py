@@ -61,7 +61,7 @@ def cmd_collect(course: Course, args) -> int:
 
 def cmd_grade(course: Course, args) -> int:
     from .grade import GradingOptions, grade_homework
-    from .sandbox import Limits, sandbox_available
+    from .sandbox import sandbox_available
 
     available, why = sandbox_available()
     if not available and not args.trusted_code_without_sandbox:
@@ -69,11 +69,12 @@ def cmd_grade(course: Course, args) -> int:
                       "Only for code you trust (e.g. your own reference solutions): "
                       "--trusted-code-without-sandbox.")
         return 2
-    limits = Limits(cell_timeout_s=args.cell_timeout, notebook_timeout_s=args.notebook_timeout,
-                    memory_mb=args.memory_mb)
-    options = GradingOptions(limits=limits, unsandboxed_ok=args.trusted_code_without_sandbox, regrade=args.regrade)
+    overrides = {"cell_timeout_s": args.cell_timeout, "notebook_timeout_s": args.notebook_timeout,
+                 "memory_mb": args.memory_mb}
+    options = GradingOptions(overrides={k: v for k, v in overrides.items() if v is not None},
+                             unsandboxed_ok=args.trusted_code_without_sandbox, regrade=args.regrade)
 
-    def report(grade, checks):
+    def report(grade):
         colour = "green" if grade.score == grade.max_score else "yellow"
         console.print(f"  {grade.student:>18} {grade.notebook:<16} [{colour}]{grade.score:g}/{grade.max_score:g}"
                       f"[/{colour}]  {grade.status}: {grade.message}")
@@ -156,9 +157,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("homework")
     s.add_argument("--student", action="append", help="only this student (repeatable)")
     s.add_argument("--regrade", action="store_true", help="grade again notebooks that already have a grade")
-    s.add_argument("--cell-timeout", type=float, default=300.0, help="seconds per cell (default 300)")
-    s.add_argument("--notebook-timeout", type=float, default=900.0, help="seconds per notebook (default 900)")
-    s.add_argument("--memory-mb", type=int, default=6144, help="memory limit of a notebook's kernel")
+    # Unset: each question's budget (BUDGET in its check file), else the sandbox defaults.
+    s.add_argument("--cell-timeout", type=float, help="seconds per cell, for every question")
+    s.add_argument("--notebook-timeout", type=float, help="seconds per notebook, for every question")
+    s.add_argument("--memory-mb", type=int, help="memory limit of a notebook's kernel, for every question")
     s.add_argument("--trusted-code-without-sandbox", action="store_true",
                    help="run notebooks without the sandbox: ONLY for code you trust")
     s.set_defaults(func=cmd_grade)

@@ -15,7 +15,7 @@ import secrets
 import shutil
 import tempfile
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import nbformat
@@ -30,14 +30,19 @@ from .submission import grade_id, load_submission
 
 # Only inert output types are kept in the autograded copy that instructors open in a browser.
 SAFE_MIME = ("text/plain", "image/png", "image/jpeg")
-EXECUTION_STATUS = {"ok": "graded", "timeout": "timed out", "crashed": "crashed", "error": "error"}
+# A notebook whose cells raised still ran to the end: it is graded, and the summary names the cell.
+EXECUTION_STATUS = {"ok": "graded", "error": "graded", "timeout": "timed out", "crashed": "crashed"}
 
 
 @dataclass
 class GradingOptions:
-    limits: Limits = field(default_factory=Limits)
+    limits: Limits = field(default_factory=Limits)   # defaults; each question's BUDGET refines them
+    overrides: dict = field(default_factory=dict)     # the instructor's explicit limits win over budgets
     unsandboxed_ok: bool = False   # instructor's explicit opt-out, for trusted code only
     regrade: bool = False
+
+    def limits_for(self, checks: QuestionChecks) -> Limits:
+        return replace(self.limits, **{**checks.budget, **self.overrides})
 
 
 def grade_homework(course: Course, homework: str, options: GradingOptions | None = None,
@@ -58,11 +63,10 @@ def grade_homework(course: Course, homework: str, options: GradingOptions | None
                     continue
                 grade = grade_notebook(course, homework, student, question, folder / f"{question}.ipynb",
                                        options, student_data)
-                checks = load_checks(course, homework, question)
                 record(gb, grade, hidden_cell_id(course, homework, question), timestamp)
                 graded.append(grade)
                 if on_graded:
-                    on_graded(grade, checks)
+                    on_graded(grade)
         return graded
     finally:
         gb.close()
@@ -93,13 +97,14 @@ def grade_notebook(course: Course, homework: str, student: str, question: str, p
 
 
 def _execute_and_check(course, checks: QuestionChecks, notebook, options, student_data, grade: NotebookGrade):
-    with tempfile.TemporaryDirectory(prefix="grading-", dir=course.workspace) as workdir:
+    # Outside the repository and the workspace: neither may be visible from the sandbox.
+    with tempfile.TemporaryDirectory(prefix="grading-") as workdir:
         result = execute_notebook(
-            notebook, Path(workdir), options.limits, harvest=checks.harvest(grade.seed),
+            notebook, Path(workdir), options.limits_for(checks), harvest=checks.harvest(grade.seed),
             unsandboxed_ok=options.unsandboxed_ok, **sandbox_data_options(course, student_data))
+        failures = [asdict(f) for f in result.cell_failures]
         grade.status = EXECUTION_STATUS.get(result.status, "error")
         grade.wall_s, grade.peak_rss_mb, grade.limit_hit = result.wall_s, result.peak_rss_mb, result.limit_hit
-        failures = [f.__dict__ if hasattr(f, "__dict__") else dict(f) for f in result.cell_failures]
         grade.notes += [f"{f.get('grade_id') or 'cell ' + str(f.get('index'))}: {f.get('kind')}: {f.get('message')}"
                         for f in failures]
         grade.message = _summary(grade.status, failures, result.limit_hit)
@@ -157,16 +162,25 @@ def keep_autograded(course: Course, student: str, homework: str, question: str, 
 
 
 def prepare_student_data(course: Course) -> Path | None:
-    """Decoded, student-visible arrays for the sandbox (held-out data is never written there)."""
+    """Decoded, student-visible arrays for the sandbox (held-out data is never written there).
+
+    They live in a sub-folder of the data cache, one per data profile, shared by every grading run;
+    the workspace itself is never exposed to the sandbox.
+    """
     import data
 
-    target = course.workspace / "student-data"
+    target = data.cache_dir() / f"student-{data.profile()}"
     data.prepare_student_cache(target)
     return target
 
 
 def sandbox_data_options(course: Course, student_data: Path | None) -> dict:
-    return {"data_cache": student_data, "data_package": course.root / "data"}
+    """The course's `data` package and the public data cache, both read-only inside the sandbox."""
+    options = {"python_packages": [course.root / "data"], "env": {"COURSE_DATA_OFFLINE": "1"}}
+    if student_data is not None:
+        options["ro_binds"] = [student_data]
+        options["env"]["COURSE_DATA_CACHE"] = str(student_data)
+    return options
 
 
 def _timestamp(folder: Path) -> str | None:

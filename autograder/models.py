@@ -3,7 +3,8 @@
 Keras models arrive as `.keras` files (JSON config + weights) and are rebuilt with
 `safe_mode=True`, which refuses Lambda layers and unknown classes: no student code runs here.
 PyTorch models arrive as `torch.export` programs (a graph of ATen operators + tensors), which
-describe the computation without any student Python. Checks use one framework-agnostic surface:
+describe the computation without any student Python; the archive format may also carry pickled
+objects, so it is loaded with every unpickling path restricted to plain tensors. Checks use one framework-agnostic surface:
 
     model.framework                   "keras" | "torch"
     model.count_params()              (total, trainable), computed from the rebuilt weights
@@ -13,6 +14,7 @@ describe the computation without any student Python. Checks use one framework-ag
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +104,8 @@ class TorchModel(GradedModel):
         import torch
 
         try:
-            self.program = torch.export.load(str(path))
+            with _tensors_only_unpickling():
+                self.program = torch.export.load(str(path))
             self.torch_module = self.program.module()
         except Exception as err:
             raise ModelLoadError(
@@ -118,9 +121,28 @@ class TorchModel(GradedModel):
     def _forward(self, batch):
         import torch
 
+        nchw = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+        # A program exported with a fixed batch size (export could not make it dynamic) is fed in
+        # chunks of that size.
+        step = self._static_batch() or len(nchw)
+        outputs = []
         with torch.no_grad():
-            out = self.torch_module(torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2))))
-        return out.detach().cpu().numpy()
+            for start in range(0, len(nchw), step):
+                chunk = nchw[start:start + step]
+                missing = step - len(chunk)
+                if missing:
+                    chunk = np.concatenate([chunk, np.zeros((missing, *chunk.shape[1:]), chunk.dtype)])
+                out = self.torch_module(torch.from_numpy(chunk)).detach().cpu().numpy()
+                outputs.append(out[:step - missing])
+        return np.concatenate(outputs)
+
+    def _static_batch(self) -> int | None:
+        for node in self.program.graph.nodes:
+            if node.op == "placeholder" and node.name not in self.program.graph_signature.inputs_to_parameters \
+                    and node.name not in self.program.graph_signature.inputs_to_buffers:
+                size = node.meta["val"].shape[0]
+                return int(size) if isinstance(size, int) else None
+        return None
 
     def conv_layers(self) -> list[dict]:
         import torch
@@ -138,3 +160,30 @@ class TorchModel(GradedModel):
                     "name": node.name,
                 })
         return layers
+
+
+@contextlib.contextmanager
+def _tensors_only_unpickling():
+    """torch.export.load falls back to full pickle for some archive entries; a forged archive
+    could run code through them. Here every such path accepts plain tensors only, or fails."""
+    import pickle
+
+    import torch
+    from torch.export.pt2_archive import _package
+
+    def refuse(*args, **kwargs):
+        raise pickle.UnpicklingError("pickled objects are not accepted in a graded model")
+
+    real_load = torch.load
+
+    def tensors_only(*args, **kwargs):
+        kwargs["weights_only"] = True
+        return real_load(*args, **kwargs)
+
+    restricted_pickle = type("RestrictedPickle", (), {"loads": staticmethod(refuse), "load": staticmethod(refuse)})
+    saved = (torch.load, torch._C._pickle_load_obj, _package.pickle)
+    torch.load, torch._C._pickle_load_obj, _package.pickle = tensors_only, refuse, restricted_pickle
+    try:
+        yield
+    finally:
+        torch.load, torch._C._pickle_load_obj, _package.pickle = saved

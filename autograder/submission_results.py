@@ -14,7 +14,7 @@ from pathlib import Path
 
 from autograder.checks.api import StudentError
 from autograder.models import GradedModel, ModelLoadError, load_model
-from autograder.sandbox.results import HarvestResults, ResultsError
+from autograder.sandbox.results import HarvestError, read_results
 
 
 class SubmissionResults:
@@ -23,45 +23,36 @@ class SubmissionResults:
         self.status = execution.get("status", "ok")
         self.cell_failures = execution.get("cell_failures", [])
         self._models: dict[str, GradedModel] = {}
-        self._results = None
-        self._why_missing = None
-        if results_dir is None:
-            self._why_missing = self._describe_failure() or "the notebook produced no results"
-        else:
-            try:
-                self._results = HarvestResults(results_dir)
-            except ResultsError as err:
-                self._why_missing = f"the grader could not read your notebook's results ({err})"
+        self._results = read_results(results_dir, self._describe_failure() if results_dir is None else None)
 
-    def _describe_failure(self) -> str | None:
+    def _describe_failure(self) -> str:
         for failure in self.cell_failures:
             if failure.get("kind") in ("timeout", "kernel_died"):
                 where = failure.get("grade_id") or f"cell {failure.get('index')}"
-                return f"the notebook stopped at {where}: {failure.get('message', failure['kind'])}"
-        return None
-
-    def _results_or_fail(self):
-        if self._results is None:
-            raise StudentError(self._why_missing)
-        return self._results
+                return f"the notebook stopped at {where} ({failure['kind'].replace('_', ' ')}), so nothing could be checked"
+        return "the notebook produced no results"
 
     def call(self, name: str):
         try:
-            return self._results_or_fail().call(name)
-        except ResultsError as err:
-            raise StudentError(str(err)) from None
+            return self._results.call(name)
+        except HarvestError as err:
+            function = self.request.call_function(name) if self.request else name
+            raise StudentError(f"calling {function}() failed: {err}") from None
 
     def value(self, name: str):
         try:
-            return self._results_or_fail().value(name)
-        except ResultsError as err:
-            raise StudentError(str(err)) from None
+            return self._results.value(name)
+        except HarvestError as err:
+            raise StudentError(f"reading {self.request.value_variable(name)} failed: {err}") from None
 
     def model(self, name: str) -> GradedModel:
         if name not in self._models:
             try:
-                path, framework = self._results_or_fail().model_file(name)
-                self._models[name] = load_model(path, framework)
-            except (ResultsError, ModelLoadError) as err:
+                exported = self._results.model(name)
+                self._models[name] = load_model(exported.path, exported.framework)
+            except HarvestError as err:
+                variable = self.request.model_spec(name).get("variable", name)
+                raise StudentError(f"exporting your model `{variable}` failed: {err}") from None
+            except ModelLoadError as err:
                 raise StudentError(str(err)) from None
         return self._models[name]

@@ -1,0 +1,158 @@
+"""Harvest code run INSIDE the student's kernel (sent as source text).
+
+Self-contained: the autograder package is not visible in the sandbox. Reads
+request.json/request.npz, calls student functions / exports models / fetches
+values from the student's globals, and writes DATA ONLY into results_dir.
+Every item is isolated: an error is recorded for that item and the harvest
+goes on. Nothing written here is trusted by the grader.
+"""
+import json as _json
+import os as _os
+import sys as _sys
+import traceback as _traceback
+
+_MAX_ERROR = 2000
+
+
+def _err(exc):
+    msg = f"{type(exc).__name__}: {exc}"
+    return msg[:_MAX_ERROR]
+
+
+def _numeric_array(obj):
+    import numpy as np
+
+    if hasattr(obj, "detach") and hasattr(obj, "cpu"):  # torch tensor
+        obj = obj.detach().cpu().numpy()
+    elif hasattr(obj, "numpy") and not isinstance(obj, np.ndarray):  # tf tensor
+        try:
+            obj = obj.numpy()
+        except Exception:
+            pass
+    arr = np.asarray(obj)
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"returned {type(obj).__name__}, expected an array of numbers")
+    return np.ascontiguousarray(arr)
+
+
+def _save_call_result(name, out, results_dir):
+    import numpy as np
+
+    if isinstance(out, dict):
+        arrays = {}
+        for k, v in out.items():
+            if not isinstance(k, str):
+                raise TypeError(f"returned a dict with a non-string key {k!r:.40}")
+            arrays[k] = _numeric_array(v)
+        fname = f"call-{name}.npz"
+        np.savez(_os.path.join(results_dir, fname), **arrays)
+        return fname
+    fname = f"call-{name}.npy"
+    np.save(_os.path.join(results_dir, fname), _numeric_array(out), allow_pickle=False)
+    return fname
+
+
+def _export_model(name, obj, spec, results_dir):
+    keras = _sys.modules.get("keras")
+    torch = _sys.modules.get("torch")
+    if keras is not None and isinstance(obj, keras.Model):
+        fname = f"model-{name}.keras"
+        obj.save(_os.path.join(results_dir, fname))
+        return "keras", fname
+    if torch is not None and isinstance(obj, torch.nn.Module):
+        shape = spec.get("torch_example_shape")
+        if not shape:
+            raise ValueError("no example input shape was given for a PyTorch model")
+        obj = obj.eval()
+        example = torch.zeros((2, *tuple(shape)[1:]))
+        with torch.no_grad():
+            try:  # a dynamic batch dimension, so the grader can feed any number of images
+                ep = torch.export.export(obj, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+            except Exception:  # the model fixes its batch size (e.g. view(1, -1)): export it as it is
+                ep = torch.export.export(obj, (torch.zeros(tuple(shape)),))
+        fname = f"model-{name}.pt2"
+        torch.export.save(ep, _os.path.join(results_dir, fname))
+        return "torch", fname
+    raise TypeError(f"expected a keras.Model or torch.nn.Module, got {type(obj).__name__}")
+
+
+def run(request_dir, results_dir, user_ns):
+    import numpy as np
+
+    with open(_os.path.join(request_dir, "request.json")) as f:
+        req = _json.load(f)
+    with np.load(_os.path.join(request_dir, "request.npz"), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    out = {"calls": {}, "models": {}, "values": {}}
+
+    def dec(spec):
+        if "array" in spec:
+            return arrays[spec["array"]].copy()  # a fresh copy per call: students may mutate inputs
+        return spec["json"]
+
+    def missing(var):
+        return NameError(f"name {var!r} is not defined in the notebook")
+
+    for item in req.get("calls", []):
+        name = item["name"]
+        try:
+            fn = user_ns.get(item["function"])
+            if fn is None:
+                raise missing(item["function"])
+            if not callable(fn):
+                raise TypeError(f"{item['function']!r} is not a function")
+            args = [dec(a) for a in item["args"]]
+            kwargs = {k: dec(v) for k, v in item["kwargs"].items()}
+            res = fn(*args, **kwargs)
+            out["calls"][name] = {"ok": True, "file": _save_call_result(name, res, results_dir)}
+        except BaseException as e:  # SystemExit/KeyboardInterrupt from student code too
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            out["calls"][name] = {"ok": False, "error": _err(e)}
+
+    for item in req.get("models", []):
+        name = item["name"]
+        try:
+            if item["variable"] not in user_ns:
+                raise missing(item["variable"])
+            fw, fname = _export_model(name, user_ns[item["variable"]], item, results_dir)
+            out["models"][name] = {"ok": True, "framework": fw, "file": fname}
+        except Exception as e:
+            out["models"][name] = {"ok": False, "error": _err(e)}
+
+    for item in req.get("values", []):
+        name = item["name"]
+        try:
+            if item["variable"] not in user_ns:
+                raise missing(item["variable"])
+            v = user_ns[item["variable"]]
+            if v is None or isinstance(v, (bool, int, float, str)):
+                out["values"][name] = {"ok": True, "json": v if not isinstance(v, str) else v[:100000]}
+            elif isinstance(v, (list, tuple)) and all(isinstance(x, (bool, int, float, str)) for x in v):
+                out["values"][name] = {"ok": True, "json": list(v)}
+            else:
+                fname = f"value-{name}.npy"
+                np.save(_os.path.join(results_dir, fname), _numeric_array(v), allow_pickle=False)
+                out["values"][name] = {"ok": True, "file": fname}
+        except Exception as e:
+            out["values"][name] = {"ok": False, "error": _err(e)}
+
+    tmp = _os.path.join(results_dir, "results.json.tmp")
+    with open(tmp, "w") as f:
+        _json.dump(out, f, default=str)
+    _os.replace(tmp, _os.path.join(results_dir, "results.json"))
+
+
+def kernel_code(request_dir, results_dir):
+    """Code sent to the kernel: this module's source run in a private namespace."""
+    with open(__file__) as f:
+        src = f.read()
+    return (
+        "def __autograder_harvest(src, req, res):\n"
+        "    import builtins\n"
+        "    ns = {'__name__': '__autograder_harvest__'}\n"
+        "    builtins.exec(builtins.compile(src, '<autograder-harvest>', 'exec'), ns)\n"
+        "    ns['run'](req, res, get_ipython().user_ns)\n"
+        f"try:\n    __autograder_harvest({src!r}, {str(request_dir)!r}, {str(results_dir)!r})\n"
+        "finally:\n    del __autograder_harvest\n"
+    )
