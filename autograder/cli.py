@@ -77,7 +77,7 @@ def cmd_grade(course: Course, args) -> int:
     def report(grade):
         colour = "green" if grade.score == grade.max_score else "yellow"
         console.print(f"  {grade.student:>18} {grade.notebook:<16} [{colour}]{grade.score:g}/{grade.max_score:g}"
-                      f"[/{colour}]  {grade.status}: {grade.message}")
+                      f"[/{colour}]  {grade.status}: {grade.message}", soft_wrap=True)
 
     graded = grade_homework(course, args.homework, options, students=args.student, on_graded=report)
     console.print(f"graded {len(graded)} notebooks (already graded ones are kept; --regrade to redo them)")
@@ -112,6 +112,10 @@ def cmd_table(course: Course, args) -> int:
     for nb in notebooks:
         table.add_column(nb, justify="right")
     table.add_column("total", justify="right")
+    # Resource use, so an instructor sees which submissions strain the graders.
+    table.add_column("time", justify="right")
+    table.add_column("peak MB", justify="right")
+    table.add_column("limits hit")
     by_student: dict[str, dict] = {}
     for row in rows:
         by_student.setdefault(row["student"], {})[row["notebook"]] = row
@@ -126,8 +130,12 @@ def cmd_table(course: Course, args) -> int:
             values.append(f"{row['autograded_score']:g}/{row['autograded_max']:g}{flag}")
         total = sum(r["autograded_score"] for r in cells.values())
         total_max = sum(r["autograded_max"] for r in cells.values())
-        table.add_row(student, *values, f"{total:g}/{total_max:g}")
-    console.print(table)
+        wall = sum(r["wall_s"] or 0 for r in cells.values())
+        peak = max((r["peak_rss_mb"] or 0 for r in cells.values()), default=0)
+        limits = ", ".join(sorted({f"{r['limit_hit']} ({nb})" for nb, r in cells.items() if r["limit_hit"]}))
+        table.add_row(student, *values, f"{total:g}/{total_max:g}", f"{wall:.0f} s", f"{peak:.0f}", limits)
+    # Wide enough for every column even when printed to a log or a pipe (rich assumes 80 there).
+    Console(width=max(console.width, 170)).print(table)
     return 0
 
 

@@ -6,6 +6,7 @@ may be moved, e.g. to a temporary folder in tests or to a private disk on a shar
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,8 +67,13 @@ class Course:
         return sorted(p.name for p in self.solutions.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def questions(self, homework: str) -> list[str]:
-        """Question ids of a homework, in the order of the notebooks' file names."""
-        return sorted(p.stem for p in (self.solutions / homework).glob("*.ipynb"))
+        """Question ids of a homework, in the book's order (then any the book does not list)."""
+        names = sorted(p.stem for p in (self.solutions / homework).glob("*.ipynb"))
+        toc = self.root / "_toc.yml"
+        pattern = rf"file:\s*assignments/{re.escape(homework)}/([\w.-]+?)(?:\.ipynb)?\s*$"
+        listed = re.findall(pattern, toc.read_text(), flags=re.MULTILINE) if toc.exists() else []
+        order = [n for n in listed if n in names]
+        return order + [n for n in names if n not in order]
 
     def nbgrader_config(self) -> Config:
         """The repository's nbgrader_config.py, with this course's workspace paths."""

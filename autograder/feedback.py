@@ -46,6 +46,11 @@ def generate_feedback(course: Course, homework: str) -> list[Path]:
             by_student[run["student"]].append(run)
     finally:
         gb.close()
+    # nbgrader's own feedback first (each graded notebook as HTML with its scores): it replaces the
+    # whole feedback folder of a submission, so our report is written after it.
+    result = nbgrader_api(course).generate_feedback(homework)
+    if not result["success"]:
+        raise RuntimeError(f"nbgrader generate_feedback failed:\n{result.get('error') or result.get('log')}")
     written = []
     for student, notebook_runs in sorted(by_student.items()):
         folder = course.feedback / student / homework
@@ -53,8 +58,4 @@ def generate_feedback(course: Course, homework: str) -> list[Path]:
         path = folder / "checks.html"
         path.write_text(render_html(student, homework, notebook_runs))
         written.append(path)
-    # nbgrader's own feedback: each graded notebook as HTML with its scores.
-    result = nbgrader_api(course).generate_feedback(homework)
-    if not result["success"]:
-        raise RuntimeError(f"nbgrader generate_feedback failed:\n{result.get('error') or result.get('log')}")
     return written

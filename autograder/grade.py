@@ -11,6 +11,7 @@ graded result with a message, and the batch goes on. A killed run resumes where 
 """
 from __future__ import annotations
 
+import hashlib
 import secrets
 import shutil
 import tempfile
@@ -51,7 +52,7 @@ def grade_homework(course: Course, homework: str, options: GradingOptions | None
     register(course, homework)
     gb = open_gradebook(course)
     try:
-        done = set() if options.regrade else graded_notebooks(gb, homework)
+        done = {} if options.regrade else graded_notebooks(gb, homework)
         student_data = prepare_student_data(course)
         graded = []
         for student, folder in submissions(course, homework):
@@ -59,10 +60,10 @@ def grade_homework(course: Course, homework: str, options: GradingOptions | None
                 continue
             timestamp = _timestamp(folder)
             for question in course.questions(homework):
-                if (student, question) in done:
+                path = folder / f"{question}.ipynb"
+                if (student, question) in done and done[student, question] == file_sha256(path):
                     continue
-                grade = grade_notebook(course, homework, student, question, folder / f"{question}.ipynb",
-                                       options, student_data)
+                grade = grade_notebook(course, homework, student, question, path, options, student_data)
                 record(gb, grade, hidden_cell_id(course, homework, question), timestamp)
                 graded.append(grade)
                 if on_graded:
@@ -74,7 +75,8 @@ def grade_homework(course: Course, homework: str, options: GradingOptions | None
 
 def grade_notebook(course: Course, homework: str, student: str, question: str, path: Path,
                    options: GradingOptions, student_data: Path | None) -> NotebookGrade:
-    grade = NotebookGrade(student, homework, question, status="error", seed=secrets.randbelow(2**31))
+    grade = NotebookGrade(student, homework, question, status="error", seed=secrets.randbelow(2**31),
+                          submission_sha256=file_sha256(path))
     checks = load_checks(course, homework, question)
     try:
         template = released_template(course, homework, question)
@@ -181,6 +183,10 @@ def sandbox_data_options(course: Course, student_data: Path | None) -> dict:
         options["ro_binds"] = [student_data]
         options["env"]["COURSE_DATA_CACHE"] = str(student_data)
     return options
+
+
+def file_sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def _timestamp(folder: Path) -> str | None:

@@ -9,11 +9,13 @@ mid-write leaves the previous grade intact.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy import text
+from sqlalchemy.exc import SAWarning
 
 from .course import Course
 
@@ -25,6 +27,7 @@ CREATE TABLE IF NOT EXISTS autograder_runs (
     status TEXT NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL,
     checks TEXT NOT NULL, notes TEXT NOT NULL, message TEXT NOT NULL,
     wall_s REAL, peak_rss_mb REAL, limit_hit TEXT, seed INTEGER, graded_at TEXT NOT NULL,
+    submission_sha256 TEXT,
     PRIMARY KEY (student, assignment, notebook)
 )"""
 
@@ -44,6 +47,7 @@ class NotebookGrade:
     peak_rss_mb: float | None = None
     limit_hit: str | None = None
     seed: int | None = None
+    submission_sha256: str | None = None   # what was graded: a changed file is graded again
 
     @property
     def score(self) -> float:
@@ -56,6 +60,8 @@ class NotebookGrade:
 
 def open_gradebook(course: Course) -> Gradebook:
     course.ensure_workspace()
+    # nbgrader 0.9 trips SQLAlchemy 2's cascade warning on every new submission; it is harmless.
+    warnings.filterwarnings("ignore", category=SAWarning, module="nbgrader")
     gb = Gradebook(course.db_url, course_id=course.nbgrader_config().CourseDirectory.course_id)
     gb.db.execute(text(_SCHEMA))
     gb.db.commit()
@@ -85,18 +91,20 @@ def record(gb: Gradebook, grade: NotebookGrade, hidden_cell: str, timestamp: str
         row.pop("manual_answers")
         session.execute(text(
             "INSERT OR REPLACE INTO autograder_runs VALUES (:student, :assignment, :notebook, :status, :score,"
-            " :max_score, :checks, :notes, :message, :wall_s, :peak_rss_mb, :limit_hit, :seed, :graded_at)"), row)
+            " :max_score, :checks, :notes, :message, :wall_s, :peak_rss_mb, :limit_hit, :seed, :graded_at,"
+            " :submission_sha256)"), row)
         session.commit()
     except Exception:
         session.rollback()
         raise
 
 
-def graded_notebooks(gb: Gradebook, assignment: str) -> set[tuple[str, str]]:
-    """(student, notebook) pairs that already have a recorded outcome: grading resumes after them."""
-    rows = gb.db.execute(text("SELECT student, notebook FROM autograder_runs WHERE assignment = :a"),
-                         {"a": assignment})
-    return {(r[0], r[1]) for r in rows}
+def graded_notebooks(gb: Gradebook, assignment: str) -> dict[tuple[str, str], str | None]:
+    """(student, notebook) -> hash of the file that was graded. Grading resumes after these, and
+    grades a notebook again when its file has changed since (a new submission)."""
+    rows = gb.db.execute(text("SELECT student, notebook, submission_sha256 FROM autograder_runs"
+                              " WHERE assignment = :a"), {"a": assignment})
+    return {(r[0], r[1]): r[2] for r in rows}
 
 
 def runs(gb: Gradebook, assignment: str | None = None) -> list[dict]:

@@ -4,7 +4,8 @@ Keras models arrive as `.keras` files (JSON config + weights) and are rebuilt wi
 `safe_mode=True`, which refuses Lambda layers and unknown classes: no student code runs here.
 PyTorch models arrive as `torch.export` programs (a graph of ATen operators + tensors), which
 describe the computation without any student Python; the archive format may also carry pickled
-objects, so it is loaded with every unpickling path restricted to plain tensors. Checks use one framework-agnostic surface:
+objects, so it is loaded with every unpickling path restricted to plain tensors, and it may carry
+an AOTInductor package (a shared library), which is refused. Checks use one framework-agnostic surface:
 
     model.framework                   "keras" | "torch"
     model.count_params()              (total, trainable), computed from the rebuilt weights
@@ -15,6 +16,7 @@ objects, so it is loaded with every unpickling path restricted to plain tensors.
 from __future__ import annotations
 
 import contextlib
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,7 @@ class KerasModel(GradedModel):
     def __init__(self, path: Path):
         import keras
 
+        _check_archive(path)
         try:
             self.keras_model = keras.saving.load_model(path, compile=False, safe_mode=True)
         except Exception as err:
@@ -103,6 +106,7 @@ class TorchModel(GradedModel):
     def __init__(self, path: Path):
         import torch
 
+        _check_archive(path, forbidden=("/aotinductor/", ".so", ".dll", ".dylib", ".cpp"))
         try:
             with _tensors_only_unpickling():
                 self.program = torch.export.load(str(path))
@@ -162,6 +166,27 @@ class TorchModel(GradedModel):
         return layers
 
 
+# Both formats are zip archives that the loaders unpack into memory or a temporary folder.
+MAX_UNPACKED_BYTES = 1 << 30
+
+
+def _check_archive(path: Path, forbidden: tuple[str, ...] = ()) -> None:
+    """Refuse a zip bomb, and entries no exported model needs. A torch.export archive may carry an
+    AOTInductor package (data/aotinductor/...), whose shared library torch.export.load would dlopen:
+    native code of the student's in the grader."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError) as err:
+        raise ModelLoadError(f"the exported model is not a readable archive ({type(err).__name__})") from None
+    if sum(e.file_size for e in entries) > MAX_UNPACKED_BYTES:
+        raise ModelLoadError("the exported model is too large once unpacked")
+    for entry in entries:
+        name = "/" + entry.filename.lower()
+        if any(part in name if part.startswith("/") else name.endswith(part) for part in forbidden):
+            raise ModelLoadError("the exported model contains compiled code, which the grader does not run")
+
+
 @contextlib.contextmanager
 def _tensors_only_unpickling():
     """torch.export.load falls back to full pickle for some archive entries; a forged archive
@@ -180,10 +205,14 @@ def _tensors_only_unpickling():
         kwargs["weights_only"] = True
         return real_load(*args, **kwargs)
 
+    def no_native_code(*args, **kwargs):
+        raise RuntimeError("AOTInductor packages (compiled code) are not accepted in a graded model")
+
     restricted_pickle = type("RestrictedPickle", (), {"loads": staticmethod(refuse), "load": staticmethod(refuse)})
-    saved = (torch.load, torch._C._pickle_load_obj, _package.pickle)
-    torch.load, torch._C._pickle_load_obj, _package.pickle = tensors_only, refuse, restricted_pickle
+    saved = (torch.load, torch._C._pickle_load_obj, _package.pickle, _package._load_aoti)
+    torch.load, torch._C._pickle_load_obj, _package.pickle, _package._load_aoti = (
+        tensors_only, refuse, restricted_pickle, no_native_code)
     try:
         yield
     finally:
-        torch.load, torch._C._pickle_load_obj, _package.pickle = saved
+        torch.load, torch._C._pickle_load_obj, _package.pickle, _package._load_aoti = saved

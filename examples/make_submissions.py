@@ -125,9 +125,44 @@ while not ready:
 def cross_correlate2d(image, kernel, stride=1, padding=0):
     return np.zeros((1, 1))'''
 
+# The same network in PyTorch, as the question allows: the grader exports it with torch.export.
+PYTORCH_MODEL = '''import torch
+from torch import nn
+
+torch.manual_seed(0)
+model = nn.Sequential(
+    nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Flatten(),
+    nn.Linear(576, 128), nn.ReLU(),
+    nn.Linear(128, 128), nn.ReLU(),
+    nn.Linear(128, 10),
+)'''
+
+PYTORCH_TRAINING = '''images = torch.from_numpy(x_train).permute(0, 3, 1, 2)  # NHWC -> NCHW
+labels = torch.from_numpy(y_train).long()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+loss_fn = nn.CrossEntropyLoss()
+for epoch in range(5):
+    model.train()
+    order = torch.randperm(len(images))
+    for start in range(0, len(images), 64):
+        batch = order[start:start + 64]
+        optimizer.zero_grad()
+        loss = loss_fn(model(images[batch]), labels[batch])
+        loss.backward()
+        optimizer.step()
+model.eval()
+with torch.no_grad():
+    predicted = model(torch.from_numpy(x_test).permute(0, 3, 1, 2)).argmax(dim=1).numpy()
+test_accuracy = float((predicted == y_test).mean())
+print(f"Test accuracy: {test_accuracy:.4f}")'''
+
 # student -> question -> {grade_id: new source}; a question absent from a student's entry is not submitted.
 STUDENTS: dict[str, dict[str, dict[str, str]]] = {
     "reference": {"conv_by_hand": {}, "opencv_filters": {}, "mnist_cnn": {}, "gradcam": {}},
+    "pytorch": {"mnist_cnn": {"cnn_build_solution": PYTORCH_MODEL, "cnn_train_solution": PYTORCH_TRAINING}},
     "flipped_kernel": {"conv_by_hand": {"conv_xcorr_solution": FLIPPED_XCORR}, "opencv_filters": {}},
     "off_by_one": {"conv_by_hand": {"conv_xcorr_solution": OFF_BY_ONE_XCORR}},
     "wrong_border": {"opencv_filters": {"cv_apply_filters_solution": WRONG_BORDER_FILTERS,

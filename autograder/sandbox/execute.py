@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,7 @@ from .bwrap import (
 )
 from .harvest_request import HarvestRequest
 from .kernel import CappedKernelClient, SandboxedKernelManager
-from .results import HarvestResults, collect_results, read_results
+from .results import RESULTS_JSON, HarvestResults, collect_results, read_results
 
 MAX_IPC_PATH = 100  # unix socket paths are limited to 107 bytes
 
@@ -92,6 +93,13 @@ def _grade_id(cell) -> str | None:
 def _clip(s: Any, n: int) -> str:
     s = s if isinstance(s, str) else str(s)
     return s if len(s) <= n else s[:n] + "…[truncated]"
+
+
+def _has_results_json(dir_fd: int) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(RESULTS_JSON, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def _passwd_files(conn_dir: Path) -> dict[str, Path]:
@@ -486,32 +494,44 @@ class _Run:
             self.harvest_error = "the notebook's kernel was not running, so nothing could be collected"
             return
         token = secrets.token_hex(16)
-        hdir = self.scratch / f"harvest-{token}"
+        # The scratch dir belongs to the student, and a process left running there can rename
+        # anything in it or swap it for a symlink to a host path, which we (root) would follow.
+        # So the request goes into conn_dir (ours, read-only in the sandbox) and the results dir
+        # is used only through a descriptor opened without following links.
+        hdir = self.conn_dir / f"request-{token}"
         hdir.mkdir(mode=0o755)
         self.harvest.write(hdir)
         for f in hdir.iterdir():
             os.chmod(f, 0o644)
-        res = hdir / "results"
+        res = self.scratch / f"results-{token}"
         res.mkdir(mode=0o700)
-        if os.geteuid() == 0 and self.sandboxed:
-            os.chown(res, SANDBOX_UID, SANDBOX_GID)
-        outputs: list = []
-        st = await self._execute(harvest_mod.kernel_code(hdir, res), self.limits.harvest_timeout_s,
-                                 outputs, 64_000, store_history=False)
-        if st["died"]:
-            self.crashed = True
-            self.harvest_error = "the kernel died while collecting results"
-        elif st["timed_out"]:
-            self.harvest_error = "collecting results timed out"
-        elif st["error"] is not None:
-            self.harvest_error = _clip("collecting results failed: " + ": ".join(st["error"]), 1000)
-        await self._kill()  # nothing sandboxed may run while we copy results out
-        if self.harvest_error is None or (res / "results.json").is_file():
-            try:
-                self.results_dir = collect_results(
-                    res, self.workdir / f"results-{secrets.token_hex(8)}")
-            except OSError as e:
-                self.harvest_error = self.harvest_error or f"results could not be read: {type(e).__name__}"
+        try:
+            res_fd = os.open(res, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            self.harvest_error = "the results directory was tampered with"
+            return
+        try:
+            if os.geteuid() == 0 and self.sandboxed:
+                os.fchown(res_fd, SANDBOX_UID, SANDBOX_GID)
+            outputs: list = []
+            st = await self._execute(harvest_mod.kernel_code(hdir, res), self.limits.harvest_timeout_s,
+                                     outputs, 64_000, store_history=False)
+            if st["died"]:
+                self.crashed = True
+                self.harvest_error = "the kernel died while collecting results"
+            elif st["timed_out"]:
+                self.harvest_error = "collecting results timed out"
+            elif st["error"] is not None:
+                self.harvest_error = _clip("collecting results failed: " + ": ".join(st["error"]), 1000)
+            await self._kill()  # nothing sandboxed may run while we copy results out
+            if self.harvest_error is None or _has_results_json(res_fd):
+                try:
+                    self.results_dir = collect_results(
+                        res_fd, self.workdir / f"results-{secrets.token_hex(8)}")
+                except OSError as e:
+                    self.harvest_error = self.harvest_error or f"results could not be read: {type(e).__name__}"
+        finally:
+            os.close(res_fd)
 
     def cleanup(self) -> None:
         for d in (self.conn_dir,) + (() if self.keep_scratch and not self.tmp_scratch else (self.scratch,)):

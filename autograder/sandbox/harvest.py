@@ -93,6 +93,13 @@ def run(request_dir, results_dir, user_ns):
     def missing(var):
         return NameError(f"name {var!r} is not defined in the notebook")
 
+    def flush(complete=False):
+        # After every item: if a later call kills the kernel or hangs, what was collected stays.
+        tmp = _os.path.join(results_dir, "results.json.tmp")
+        with open(tmp, "w") as f:
+            _json.dump(dict(out, complete=complete), f, default=str)
+        _os.replace(tmp, _os.path.join(results_dir, "results.json"))
+
     for item in req.get("calls", []):
         name = item["name"]
         try:
@@ -109,6 +116,7 @@ def run(request_dir, results_dir, user_ns):
             if isinstance(e, KeyboardInterrupt):
                 raise
             out["calls"][name] = {"ok": False, "error": _err(e)}
+        flush()
 
     for item in req.get("models", []):
         name = item["name"]
@@ -119,6 +127,7 @@ def run(request_dir, results_dir, user_ns):
             out["models"][name] = {"ok": True, "framework": fw, "file": fname}
         except Exception as e:
             out["models"][name] = {"ok": False, "error": _err(e)}
+        flush()
 
     for item in req.get("values", []):
         name = item["name"]
@@ -136,11 +145,9 @@ def run(request_dir, results_dir, user_ns):
                 out["values"][name] = {"ok": True, "file": fname}
         except Exception as e:
             out["values"][name] = {"ok": False, "error": _err(e)}
+        flush()
 
-    tmp = _os.path.join(results_dir, "results.json.tmp")
-    with open(tmp, "w") as f:
-        _json.dump(out, f, default=str)
-    _os.replace(tmp, _os.path.join(results_dir, "results.json"))
+    flush(complete=True)
 
 
 def kernel_code(request_dir, results_dir):

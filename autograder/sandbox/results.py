@@ -11,6 +11,7 @@ import json
 import os
 import re
 import stat
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,15 +50,17 @@ def _open_dir(path: Path) -> int:
     return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
-def collect_results(src: Path, dest: Path) -> Path:
+def collect_results(src: Path | int, dest: Path) -> Path:
     """Copy an untrusted results dir (in the sandbox scratch) into a fresh trusted dir.
 
+    src: the directory, or better a descriptor opened on it when it was created (its path runs
+    through the student's scratch dir, which may have been swapped for a link since).
     Only top-level regular files with protocol names are copied. Call only once
     no sandboxed process can run any more (after the kernel was killed).
     """
     dest.mkdir(mode=0o700)
     total = 0
-    sfd = _open_dir(src)
+    sfd = os.dup(src) if isinstance(src, int) else _open_dir(src)
     try:
         for name in sorted(os.listdir(sfd)):
             if name != RESULTS_JSON and not _FILE_RE.match(name):
@@ -82,6 +85,18 @@ def collect_results(src: Path, dest: Path) -> Path:
     finally:
         os.close(sfd)
     return dest
+
+
+def _check_unpacked_size(f, fname: str) -> None:
+    """An .npz is a zip: a few MB of deflated zeros can unpack to many GB in this process
+    (np.load reads every member whole). The members' declared sizes bound what zipfile yields."""
+    try:
+        with zipfile.ZipFile(f) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    finally:
+        f.seek(0)
+    if unpacked > MAX_FILE_BYTES:
+        raise HarvestError(f"result file {fname} is too large once unpacked")
 
 
 @dataclass
@@ -109,6 +124,8 @@ class HarvestResults:
             raise HarvestError(self.error)
         e = self._doc.get(section, {}).get(name)
         if not isinstance(e, dict):
+            if self._doc.get("complete") is False:  # written item by item; the kernel stopped first
+                raise HarvestError("collecting results stopped before this item: the kernel died or ran out of time")
             raise HarvestError(f"no result for {name!r}")
         if e.get("ok") is not True:
             raise HarvestError(_short(e.get("error", "failed")))
@@ -133,9 +150,12 @@ class HarvestResults:
         with os.fdopen(fd, "rb") as f:
             try:
                 if fname.endswith(".npz"):
+                    _check_unpacked_size(f, fname)
                     with np.load(f, allow_pickle=False) as z:
                         return {k: z[k] for k in z.files}
                 return np.load(f, allow_pickle=False)
+            except HarvestError:
+                raise
             except Exception as e:  # malformed data written by the kernel
                 raise HarvestError(f"result file {fname} is unreadable: {type(e).__name__}") from None
 
@@ -203,7 +223,7 @@ def read_results(results_dir: Path | None, error: str | None = None) -> HarvestR
             doc = json.loads(f.read(MAX_JSON_BYTES + 1))
     except FileNotFoundError:
         return HarvestResults(results_dir, None, error or "the harvest produced no results")
-    except (OSError, ValueError, HarvestError) as e:
+    except (OSError, ValueError, HarvestError, RecursionError) as e:  # RecursionError: deeply nested JSON
         return HarvestResults(results_dir, None, f"harvest results are unreadable: {type(e).__name__}")
     if not isinstance(doc, dict) or not all(isinstance(doc.get(k, {}), dict) for k in ("calls", "models", "values")):
         return HarvestResults(results_dir, None, "harvest results are malformed")
