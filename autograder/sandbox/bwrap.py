@@ -7,6 +7,7 @@ the host (file ownership and RLIMIT_NPROC then mean something).
 """
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import sys
@@ -177,6 +178,8 @@ def build_command(
         "--perms", "1777", "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
         "--perms", "1777", "--size", str(64 * 1024 * 1024), "--tmpfs", "/dev/shm",
     ]
+    if limits.gpu:
+        cmd += gpu_device_binds()
     for b in ro_binds:
         check_bind_source(b.src)
         mkdirs(b.dest)
@@ -190,6 +193,18 @@ def build_command(
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
         ]
     return cmd + prlimit_args(limits) + list(argv)
+
+
+def gpu_device_binds() -> list[str]:
+    """NVIDIA device nodes, so CUDA works in the sandbox on a GPU runner (none elsewhere). The
+    driver's user-space libraries are already visible through /usr."""
+    binds = []
+    for node in sorted(glob.glob("/dev/nvidia*")):
+        if os.path.exists(node) and not os.path.isdir(node):
+            binds += ["--dev-bind", node, node]
+    if os.path.isdir("/dev/nvidia-caps"):
+        binds += ["--dev-bind", "/dev/nvidia-caps", "/dev/nvidia-caps"]
+    return binds
 
 
 def unsandboxed_command(argv: Sequence[str], limits) -> list[str]:

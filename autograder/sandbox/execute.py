@@ -53,6 +53,7 @@ class Limits:
     max_output_bytes: int = 10_000_000     # captured outputs per notebook (figures are large)
     max_cell_output_bytes: int = 2_000_000  # captured outputs per cell
     max_traceback_bytes: int = 8_000
+    gpu: bool = True                       # expose NVIDIA devices when the machine has them
 
 
 @dataclass
