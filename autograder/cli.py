@@ -87,8 +87,11 @@ def cmd_grade(course: Course, args) -> int:
 def cmd_feedback(course: Course, args) -> int:
     from .feedback import generate_feedback
 
-    written = generate_feedback(course, args.homework)
+    written, nbgrader_problem = generate_feedback(course, args.homework)
     console.print(f"wrote feedback for {len(written)} submissions under {course.feedback}")
+    if nbgrader_problem:
+        console.print(f"[red]{nbgrader_problem}[/red]")
+        return 1
     return 0
 
 

@@ -38,7 +38,9 @@ def render_html(student: str, homework: str, notebook_runs: list[dict]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def generate_feedback(course: Course, homework: str) -> list[Path]:
+def generate_feedback(course: Course, homework: str) -> tuple[list[Path], str | None]:
+    """Write every submission's feedback; returns the check reports written and, if nbgrader's
+    notebook feedback failed, why (our reports are written regardless)."""
     gb = open_gradebook(course)
     try:
         by_student = defaultdict(list)
@@ -48,9 +50,11 @@ def generate_feedback(course: Course, homework: str) -> list[Path]:
         gb.close()
     # nbgrader's own feedback first (each graded notebook as HTML with its scores): it replaces the
     # whole feedback folder of a submission, so our report is written after it.
-    result = nbgrader_api(course).generate_feedback(homework)
-    if not result["success"]:
-        raise RuntimeError(f"nbgrader generate_feedback failed:\n{result.get('error') or result.get('log')}")
+    nbgrader_problem = None
+    if any(course.autograded.glob(f"*/{homework}/*.ipynb")):
+        result = nbgrader_api(course).generate_feedback(homework)
+        if not result["success"]:
+            nbgrader_problem = f"nbgrader generate_feedback failed:\n{result.get('error') or result.get('log')}"
     written = []
     for student, notebook_runs in sorted(by_student.items()):
         folder = course.feedback / student / homework
@@ -58,4 +62,4 @@ def generate_feedback(course: Course, homework: str) -> list[Path]:
         path = folder / "checks.html"
         path.write_text(render_html(student, homework, notebook_runs))
         written.append(path)
-    return written
+    return written, nbgrader_problem

@@ -119,7 +119,8 @@ def test_gradebook_holds_one_grade_per_notebook(graded):
 
 def test_feedback_shows_checks_but_no_hidden_code_or_expected_values(graded):
     course, _ = graded
-    generate_feedback(course, HOMEWORK)
+    written, nbgrader_problem = generate_feedback(course, HOMEWORK)
+    assert nbgrader_problem is None and len(written) == len(STUDENTS)
     checks_html = (course.feedback / "flipped_kernel" / HOMEWORK / "checks.html").read_text()
     assert "cross_correlate2d matches a reference" in checks_html and "2 / 10" in checks_html
     nbgrader_html = course.feedback / "reference" / HOMEWORK / "conv_by_hand.html"

@@ -153,6 +153,13 @@ def build_command(
                 cmd.extend(["--perms", "0755", "--dir", str(p)])
                 made.add(p)
 
+    # Fresh /proc, /dev and /tmp first: binds below may lie under /tmp (a venv, the scratch folder)
+    # and must be mounted over the tmpfs, not hidden by it.
+    cmd += [
+        "--proc", "/proc", "--dev", "/dev",
+        "--perms", "1777", "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
+        "--perms", "1777", "--size", str(64 * 1024 * 1024), "--tmpfs", "/dev/shm",
+    ]
     cmd += ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / name
@@ -173,11 +180,6 @@ def build_command(
     for d in _python_dirs():
         mkdirs(d)
         cmd += ["--ro-bind", str(d), str(d)]
-    cmd += [
-        "--proc", "/proc", "--dev", "/dev",
-        "--perms", "1777", "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
-        "--perms", "1777", "--size", str(64 * 1024 * 1024), "--tmpfs", "/dev/shm",
-    ]
     if limits.gpu:
         cmd += gpu_device_binds()
     for b in ro_binds:

@@ -96,6 +96,19 @@ def _clip(s: Any, n: int) -> str:
     return s if len(s) <= n else s[:n] + "…[truncated]"
 
 
+def _anon_bytes(pid: int, status: dict[str, str]) -> int:
+    """Anonymous memory of a process, copy-on-write pages shared after fork() split between the
+    sharers (Pss_Anon); RssAnon, which counts them in every sharer, where the kernel lacks it."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss_Anon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(status.get("RssAnon", "0 kB").split()[0]) * 1024
+
+
 def _has_results_json(dir_fd: int) -> bool:
     try:
         return stat.S_ISREG(os.stat(RESULTS_JSON, dir_fd=dir_fd, follow_symlinks=False).st_mode)
@@ -143,6 +156,7 @@ class _Run:
         self.exit_code: int | None = None
         self._last_sample = 0.0
         self._iopub_dirty = False
+        self.over_memory = False   # the sandbox's processes together went over memory_mb
 
     # -- setup ----------------------------------------------------------------
     def _dirs(self) -> None:
@@ -221,16 +235,24 @@ class _Run:
         self._last_sample = now
         total = 0
         hwm = 0
+        anon = 0
         for p in self.km.process_tree():
             try:
                 total += p.memory_info().rss
                 with open(f"/proc/{p.pid}/status") as f:
-                    for line in f:
-                        if line.startswith("VmHWM:"):
-                            hwm = max(hwm, int(line.split()[1]) * 1024)
-            except (psutil.Error, OSError, ValueError):
+                    status = dict(line.split(":", 1) for line in f if ":" in line)
+                hwm = max(hwm, int(status["VmHWM"].split()[0]) * 1024)
+                anon += _anon_bytes(p.pid, status)
+            except (psutil.Error, OSError, ValueError, KeyError):
                 continue
         self.peak_bytes = max(self.peak_bytes, total, hwm)
+        # RLIMIT_DATA bounds each process: a notebook that forks would get memory_mb per child
+        # (256 x 4 GB by default), so the sandbox as a whole is held to memory_mb here (plus
+        # headroom for stacks and bwrap, which RLIMIT_DATA does not count).
+        if anon > (self.limits.memory_mb + 64) * 2**20 and not self.dead:
+            self.over_memory = True
+            self.limit_hit = "memory"
+            self.km.kill_tree()
 
     def _alive(self) -> bool:
         if self.dead:
@@ -422,6 +444,8 @@ class _Run:
         self.failures.append(CellFailure(i, _grade_id(cell) if cell is not None else None, kind, message))
 
     def _memory_death(self, outputs) -> bool:
+        if self.over_memory:
+            return True
         if any(o.get("output_type") == "error" and "MemoryError" in str(o.get("ename")) for o in outputs):
             return True
         code = self.exit_code
