@@ -107,10 +107,11 @@ def _execute_and_check(course, checks: QuestionChecks, notebook, options, studen
         failures = [asdict(f) for f in result.cell_failures]
         grade.status = EXECUTION_STATUS.get(result.status, "error")
         grade.wall_s, grade.peak_rss_mb, grade.limit_hit = result.wall_s, result.peak_rss_mb, result.limit_hit
-        grade.notes += [f"{f.get('grade_id') or 'cell ' + str(f.get('index'))}: {f.get('kind')}: {f.get('message')}"
-                        for f in failures]
+        grade.notes += [f"{cell_name(f)}: {f.get('kind')}: {f.get('message')}" for f in failures]
         grade.message = _summary(grade.status, failures, result.limit_hit)
-        execution = {"status": result.status, "cell_failures": failures}
+        if result.harvest_error:
+            grade.notes.append(f"collecting results: {result.harvest_error}")
+        execution = {"status": result.status, "cell_failures": failures, "harvest_error": result.harvest_error}
         grade.checks = run_checks(course, checks, result.results_dir, execution, grade.seed)
         return result.notebook
 
@@ -119,10 +120,15 @@ def _summary(status: str, failures: list[dict], limit_hit: str | None) -> str:
     if status == "graded" and not failures:
         return "ran to the end"
     first = failures[0] if failures else {}
-    where = first.get("grade_id") or (f"cell {first['index']}" if "index" in first else "the notebook")
+    where = cell_name(first) if first else "the notebook"
     text = {"graded": f"ran to the end with errors (first in {where})",
             "timed out": f"timed out in {where}", "crashed": f"the kernel died in {where}"}.get(status, status)
     return text + (f"; limit hit: {limit_hit}" if limit_hit else "")
+
+
+def cell_name(failure: dict) -> str:
+    """The graded cell's id, or the cell's position as Jupyter users count (from 1)."""
+    return failure.get("grade_id") or f"cell {failure['index'] + 1}"
 
 
 def released_template(course: Course, homework: str, question: str):

@@ -23,14 +23,15 @@ class SubmissionResults:
         self.status = execution.get("status", "ok")
         self.cell_failures = execution.get("cell_failures", [])
         self._models: dict[str, GradedModel] = {}
-        self._results = read_results(results_dir, self._describe_failure() if results_dir is None else None)
+        self._results = read_results(results_dir, self._describe_failure(execution.get("harvest_error")))
 
-    def _describe_failure(self) -> str:
+    def _describe_failure(self, harvest_error: str | None) -> str | None:
+        """Why results may be missing: the cell that stopped the notebook says more than the harvest."""
         for failure in self.cell_failures:
             if failure.get("kind") in ("timeout", "kernel_died"):
-                where = failure.get("grade_id") or f"cell {failure.get('index')}"
+                where = failure.get("grade_id") or f"cell {failure['index'] + 1}"
                 return f"the notebook stopped at {where} ({failure['kind'].replace('_', ' ')}), so nothing could be checked"
-        return "the notebook produced no results"
+        return harvest_error
 
     def call(self, name: str):
         try:

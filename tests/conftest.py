@@ -1,5 +1,6 @@
 """Shared test setup: tests read the offline dataset mirror and never download."""
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -13,6 +14,20 @@ if MIRROR.exists():
 os.environ.setdefault("COURSE_DATA_OFFLINE", "1")
 # nbgrader shells out to alembic, which lives next to this interpreter.
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+
+
+@pytest.fixture
+def mirror_env(monkeypatch, tmp_path):
+    """The dataset mirror, a fresh cache in tmp_path/cache, and no network at the socket level."""
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(MIRROR))
+    monkeypatch.setenv("COURSE_DATA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("COURSE_DATA_OFFLINE", raising=False)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a data test tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    return tmp_path / "cache"
 
 
 def cuda_available() -> bool:

@@ -16,11 +16,8 @@ pytestmark = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror not
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path):
-    monkeypatch.setenv("COURSE_DATA_MIRROR", str(MIRROR))
-    monkeypatch.setenv("COURSE_DATA_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("COURSE_DATA_OFFLINE", raising=False)
-    return tmp_path / "cache"
+def env(mirror_env):
+    return mirror_env
 
 
 def test_directory_has_yes_and_no(env):

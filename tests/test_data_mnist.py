@@ -7,7 +7,6 @@ import hashlib
 import io
 import re
 import shutil
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -21,17 +20,8 @@ pytestmark = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror not
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path):
-    """Mirror on, fresh cache in tmp_path, network forbidden at the socket level."""
-    monkeypatch.setenv("COURSE_DATA_MIRROR", str(MIRROR))
-    monkeypatch.setenv("COURSE_DATA_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("COURSE_DATA_OFFLINE", raising=False)
-
-    def no_network(*args, **kwargs):
-        raise AssertionError("a data test tried to use the network")
-
-    monkeypatch.setattr(socket.socket, "connect", no_network)
-    return tmp_path / "cache"
+def env(mirror_env):
+    return mirror_env
 
 
 def count_decodes(monkeypatch):
