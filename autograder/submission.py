@@ -12,11 +12,13 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+from nbformat.validator import DuplicateCellId
 
 MAX_CELL_SOURCE = 200_000  # characters; a bigger "answer" is almost surely an attack or an accident
 
@@ -48,13 +50,22 @@ def read_notebook(path: Path) -> tuple[NotebookNode | None, str | None]:
         return None, f"the file is not UTF-8 text (byte {err.start})"
     try:
         data = json.loads(text)
+        # A lone surrogate escape (\ud800) parses, but can be neither sent to the kernel nor saved.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
     except json.JSONDecodeError as err:
         return None, f"the file is not valid JSON (line {err.lineno}, column {err.colno}): was it saved from Jupyter?"
+    except RecursionError:
+        return None, "the file is not valid JSON for a notebook (nested too deeply)"
+    except UnicodeEncodeError:
+        return None, "the file contains invalid Unicode (an unpaired surrogate escape such as \\ud800)"
     # nbformat 4 has "cells"; nbformat 3 (still written by old tools) has "worksheets".
     if not isinstance(data, dict) or not isinstance(data.get("cells", data.get("worksheets")), list):
         return None, "the file is JSON but not a Jupyter notebook (no list of cells)"
     try:
-        nb = nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():
+            # nbformat renumbers duplicate cell ids with a warning; merge() reports duplicates itself.
+            warnings.simplefilter("ignore", DuplicateCellId)
+            nb = nbformat.reads(text, as_version=4)
     except Exception as err:  # nbformat raises several unrelated types for malformed notebooks
         return None, f"the file is not a readable Jupyter notebook ({type(err).__name__})"
     return nb, None

@@ -5,8 +5,6 @@ is 10: an attack may cost marks but never earn more. The attack cells print BLOC
 that are read back from the autograded notebook the grader keeps.
 """
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sysconfig
@@ -42,10 +40,10 @@ def outputs(course, student: str) -> str:
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
-def probe(paths: dict[str, str], action: str) -> str:
+def probe(paths: dict, action: str) -> str:
     """Student code: try `action` on every path; print BLOCKED or LEAKED per label."""
     return f"""
-    import os
+    import os, socket
     for label, path in {paths!r}.items():
         try:
             {action}
@@ -127,26 +125,26 @@ def run(tmp_path_factory):
     (victim / "secret.key").write_text("s3cret")
     os.chmod(victim / "secret.key", 0o600)
 
-    # A host process of the sandbox's own uid, and an abstract unix socket on the host.
-    sleeper = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                "sleep", "600"])
+    # A host process of the sandbox's own uid (as root, the kernel runs as 65534; otherwise as
+    # ours, mapped), and an abstract unix socket on the host.
+    as_sandbox_uid = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    sleeper = subprocess.Popen(as_sandbox_uid + ["sleep", "600"])
     abstract = f"hostile-{uuid.uuid4().hex}"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind("\0" + abstract)
     listener.listen(1)
 
     students = {
-        "net": honest_plus(probe({
-            "tcp_dns": ("1.1.1.1", 53), "tcp_https": ("151.101.0.223", 443), "pypi": ("pypi.org", 443),
-        }, "socket.create_connection(path, timeout=3).close()").replace("import os", "import os, socket"),
+        "net": honest_plus(
+            probe({"tcp_dns": ("1.1.1.1", 53), "tcp_https": ("151.101.0.223", 443), "pypi": ("pypi.org", 443)},
+                  "socket.create_connection(path, timeout=3).close()"),
             probe({"urllib": "https://pypi.org/simple/numpy/"},
                   "__import__('urllib.request').request.urlopen(path, timeout=3).read()"),
             probe({"udp": ("8.8.8.8", 53)},
                   "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', path); "
-                  "s.settimeout(2); s.recv(10)").replace("import os", "import os, socket"),
+                  "s.settimeout(2); s.recv(10)"),
             probe({"abstract_unix": "\0" + abstract},
-                  "s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(path)"
-                  ).replace("import os", "import os, socket"),
+                  "s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(path)"),
             probe({"kill_host_process": sleeper.pid}, "os.kill(path, 9)"),
         ),
         "reader": honest_plus(

@@ -1,5 +1,4 @@
 """Real kernels under real bubblewrap: normal runs, isolation, failures."""
-import os
 import textwrap
 from pathlib import Path
 

@@ -1,5 +1,7 @@
 """What a hidden-check file imports."""
-from autograder.sandbox.harvest_request import HarvestRequest  # noqa: F401
+from autograder.sandbox.harvest_request import HarvestRequest
+
+__all__ = ["HarvestRequest", "StudentError", "PartialCredit"]
 
 
 class StudentError(Exception):

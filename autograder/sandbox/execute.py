@@ -50,6 +50,7 @@ class Limits:
     max_file_mb: int = 256                 # RLIMIT_FSIZE
     max_open_files: int = 1024             # RLIMIT_NOFILE
     tmp_mb: int = 256                      # size of the private /tmp tmpfs
+    max_disk_mb: int = 2048                # all files in the scratch dir (host disk) together
     max_output_bytes: int = 10_000_000     # captured outputs per notebook (figures are large)
     max_cell_output_bytes: int = 2_000_000  # captured outputs per cell
     max_traceback_bytes: int = 8_000
@@ -72,7 +73,7 @@ class ExecutionResult:
     results_dir: Path | None = None
     wall_s: float = 0.0
     peak_rss_mb: float = 0.0
-    limit_hit: Literal["wall time", "memory", "processes", "output"] | None = None
+    limit_hit: Literal["wall time", "memory", "processes", "output", "disk"] | None = None
     harvest_error: str | None = None
     skipped_cells: list[int] = field(default_factory=list)
     sandboxed: bool = True
@@ -107,6 +108,28 @@ def _anon_bytes(pid: int, status: dict[str, str]) -> int:
     except OSError:
         pass
     return int(status.get("RssAnon", "0 kB").split()[0]) * 1024
+
+
+def _tree_bytes(root: Path, max_entries: int = 200_000) -> int | None:
+    """Disk space of the files under root (links not followed); None past max_entries entries."""
+    total, stack, seen = 0, [str(root)], 0
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen > max_entries:
+                        return None
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        else:
+                            total += entry.stat(follow_symlinks=False).st_blocks * 512
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total
 
 
 def _has_results_json(dir_fd: int) -> bool:
@@ -157,6 +180,7 @@ class _Run:
         self._last_sample = 0.0
         self._iopub_dirty = False
         self.over_memory = False   # the sandbox's processes together went over memory_mb
+        self.over_disk = False     # the scratch dir went over max_disk_mb
 
     # -- setup ----------------------------------------------------------------
     def _dirs(self) -> None:
@@ -190,6 +214,7 @@ class _Run:
 
     async def _start(self) -> None:
         self._dirs()
+        self._free_at_start = shutil.disk_usage(self.scratch).free
         km = SandboxedKernelManager(transport="ipc", ip=str(self.scratch / "k"))
         km.connection_file = str(self.conn_dir / "kernel.json")
         km.client_factory = CappedKernelClient
@@ -253,6 +278,16 @@ class _Run:
             self.over_memory = True
             self.limit_hit = "memory"
             self.km.kill_tree()
+        # RLIMIT_FSIZE bounds one file, not how many: the scratch dir is on the host's disk.
+        # The free-space drop is cheap to read; the scratch dir itself is measured only past it
+        # (other writers share the disk).
+        cap = self.limits.max_disk_mb * 2**20
+        if not self.dead and self._free_at_start - shutil.disk_usage(self.scratch).free > cap:
+            used = _tree_bytes(self.scratch)
+            if used is None or used > cap:
+                self.over_disk = True
+                self.limit_hit = "disk"
+                self.km.kill_tree()
 
     def _alive(self) -> bool:
         if self.dead:
@@ -444,6 +479,8 @@ class _Run:
         self.failures.append(CellFailure(i, _grade_id(cell) if cell is not None else None, kind, message))
 
     def _memory_death(self, outputs) -> bool:
+        if self.over_disk:
+            return False
         if self.over_memory:
             return True
         if any(o.get("output_type") == "error" and "MemoryError" in str(o.get("ename")) for o in outputs):
@@ -483,9 +520,8 @@ class _Run:
                 if mem:
                     self.limit_hit = "memory"
                 later = sum(1 for c in cells[i + 1:] if c.get("cell_type") == "code")
-                self._fail(i, cell, "kernel_died",
-                           "the kernel died while running this cell"
-                           + (" (memory limit exceeded)" if mem else "")
+                why = " (memory limit exceeded)" if mem else " (disk limit exceeded)" if self.over_disk else ""
+                self._fail(i, cell, "kernel_died", "the kernel died while running this cell" + why
                            + (f"; {later} later cell(s) were not run" if later else ""))
                 await self._kill()
                 continue

@@ -9,7 +9,6 @@ goes on. Nothing written here is trusted by the grader.
 import json as _json
 import os as _os
 import sys as _sys
-import traceback as _traceback
 
 _MAX_ERROR = 2000
 
@@ -76,6 +75,16 @@ def _export_model(name, obj, spec, results_dir):
     raise TypeError(f"expected a keras.Model or torch.nn.Module, got {type(obj).__name__}")
 
 
+def _discard(results_dir, prefix):
+    # A failed save (e.g. a result over the file size limit) leaves a partial file on the disk.
+    for fname in _os.listdir(results_dir):
+        if fname.startswith(prefix):
+            try:
+                _os.remove(_os.path.join(results_dir, fname))
+            except OSError:
+                pass
+
+
 def run(request_dir, results_dir, user_ns):
     import numpy as np
 
@@ -116,6 +125,7 @@ def run(request_dir, results_dir, user_ns):
             if isinstance(e, KeyboardInterrupt):
                 raise
             out["calls"][name] = {"ok": False, "error": _err(e)}
+            _discard(results_dir, f"call-{name}.")
         flush()
 
     for item in req.get("models", []):
@@ -127,6 +137,7 @@ def run(request_dir, results_dir, user_ns):
             out["models"][name] = {"ok": True, "framework": fw, "file": fname}
         except Exception as e:
             out["models"][name] = {"ok": False, "error": _err(e)}
+            _discard(results_dir, f"model-{name}.")
         flush()
 
     for item in req.get("values", []):
@@ -145,6 +156,7 @@ def run(request_dir, results_dir, user_ns):
                 out["values"][name] = {"ok": True, "file": fname}
         except Exception as e:
             out["values"][name] = {"ok": False, "error": _err(e)}
+            _discard(results_dir, f"value-{name}.")
         flush()
 
     flush(complete=True)
