@@ -41,6 +41,12 @@ def answer_notebook(question: str, replace: dict[str, str] | None = None, studen
     return nb
 
 
+def answer_source(question: str, grade_id: str, student: str = "reference") -> str:
+    """The source of one cell of an example student's notebook."""
+    return next(c.source for c in answer_notebook(question, student=student).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
 def submit(course: Course, student: str, question: str, content) -> Path:
     """Place a submission as `collect` would: a notebook node, or raw bytes / text for broken files."""
     path = course.submitted / student / HOMEWORK / f"{question}.ipynb"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,23 +9,18 @@ import pytest
 
 import data
 from data import brain_mri
+from conftest import MIRROR, needs_mirror
 
-MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-pytestmark = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror not found at {MIRROR}")
-
-
-@pytest.fixture
-def env(mirror_env):
-    return mirror_env
+pytestmark = needs_mirror
 
 
-def test_directory_has_yes_and_no(env):
+def test_directory_has_yes_and_no(mirror_env):
     root = data.brain_mri_directory()
     assert root == MIRROR / "brain_tumor_mri"
     assert (root / "yes").is_dir() and (root / "no").is_dir()
 
 
-def test_load_shapes_labels_and_class_names(env):
+def test_load_shapes_labels_and_class_names(mirror_env):
     x, y, class_names = data.load_brain_mri()
     assert class_names == ["no", "yes"]
     assert x.shape == (253, 128, 128, 3) and x.dtype == np.uint8
@@ -35,7 +29,7 @@ def test_load_shapes_labels_and_class_names(env):
     assert x2.shape == (253, 64, 96, 3) and np.array_equal(y, y2)
 
 
-def test_messy_files_are_all_decoded(env):
+def test_messy_files_are_all_decoded(mirror_env):
     files = brain_mri.image_files()
     suffixes = {p.suffix for p, _ in files}
     assert {".jpg", ".JPG", ".jpeg", ".png"} <= suffixes  # the mix this loader must handle
@@ -60,9 +54,9 @@ def test_rgba_png_becomes_rgb(tmp_path):
     assert img.shape == (10, 20, 3) and img[0, 0].tolist() == [200, 0, 0]
 
 
-def test_kaggle_layout_in_cache_and_unreadable_files(env, monkeypatch):
+def test_kaggle_layout_in_cache_and_unreadable_files(mirror_env, monkeypatch):
     monkeypatch.delenv("COURSE_DATA_MIRROR")
-    root = env / "brain_tumor_mri" / "brain_tumor_dataset"  # as the Kaggle zip unpacks
+    root = mirror_env / "brain_tumor_mri" / "brain_tumor_dataset"  # as the Kaggle zip unpacks
     for name in ("yes", "no"):
         (root / name).mkdir(parents=True)
         cv2.imwrite(str(root / name / f"{name} 1.jpg"), np.full((30, 20), 128, np.uint8))
@@ -76,10 +70,10 @@ def test_kaggle_layout_in_cache_and_unreadable_files(env, monkeypatch):
     assert x3.shape == (253, 8, 8, 3)
 
 
-def test_missing_data_message(env, monkeypatch):
+def test_missing_data_message(mirror_env, monkeypatch):
     monkeypatch.delenv("COURSE_DATA_MIRROR")
     with pytest.raises(data.DataUnavailableError) as info:
         data.brain_mri_directory()
     message = str(info.value)
     assert "navoneel/brain-mri-images-for-brain-tumor-detection" in message
-    assert "COURSE_DATA_MIRROR" in message and str(env / "brain_tumor_mri") in message
+    assert "COURSE_DATA_MIRROR" in message and str(mirror_env / "brain_tumor_mri") in message

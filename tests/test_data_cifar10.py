@@ -6,16 +6,15 @@ import hashlib
 import io
 import pickle
 import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import data
 from data import cifar10
+from conftest import MIRROR, needs_mirror
 
-MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-pytestmark = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror not found at {MIRROR}")
+pytestmark = needs_mirror
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,9 @@ import pytest
 
 import data
 from data import cache, mnist, sources, store
+from conftest import MIRROR, needs_mirror
 
-MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-pytestmark = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror not found at {MIRROR}")
-
-
-@pytest.fixture
-def env(mirror_env):
-    return mirror_env
+pytestmark = needs_mirror
 
 
 def count_decodes(monkeypatch):
@@ -36,7 +31,7 @@ def count_decodes(monkeypatch):
     return calls
 
 
-def test_shapes_dtypes_and_balance(env):
+def test_shapes_dtypes_and_balance(mirror_env):
     (x_train, y_train), (x_test, y_test) = data.load_mnist()
     assert data.profile() == "mirror"
     assert x_train.shape == (5000, 28, 28) and x_train.dtype == np.uint8
@@ -52,7 +47,7 @@ def test_shapes_dtypes_and_balance(env):
     assert 0 < x_train.mean() < 255 and x_train.max() == 255
 
 
-def test_train_order_is_shuffled_deterministically(env):
+def test_train_order_is_shuffled_deterministically(mirror_env):
     (_, y_train), _ = data.load_mnist()
     # The mirror CSV is sorted by class; a Keras validation_split takes the last rows.
     assert np.unique(y_train[-500:]).size == 10
@@ -60,14 +55,14 @@ def test_train_order_is_shuffled_deterministically(env):
     assert np.array_equal(y_train, store.build_parts(mnist.SPEC, "mirror")["public"]["y_train"])
 
 
-def test_idx_matches_official_header(env):
+def test_idx_matches_official_header(mirror_env):
     labels = mnist.read_idx(MIRROR / mnist.TEST_LABELS)
     images = mnist.read_idx(MIRROR / mnist.TEST_IMAGES)
     assert labels.shape == (10_000,) and images.shape == (10_000, 28, 28)
     assert labels[:5].tolist() == [7, 2, 1, 0, 4]
 
 
-def test_registry_matches_mirror_readme_and_files(env):
+def test_registry_matches_mirror_readme_and_files(mirror_env):
     readme = (MIRROR / "README.md").read_text()
     published = dict((path, sha) for sha, path in re.findall(r"^([0-9a-f]{64})\s+(\S+)$", readme, re.M))
     assert published == sources.MIRROR
@@ -77,7 +72,7 @@ def test_registry_matches_mirror_readme_and_files(env):
         assert re.fullmatch(r"[0-9a-f]{64}", canonical.sha256)
 
 
-def test_corrupt_mirror_file_is_rejected(env, monkeypatch, tmp_path):
+def test_corrupt_mirror_file_is_rejected(mirror_env, monkeypatch, tmp_path):
     bad = tmp_path / "bad-mirror"
     shutil.copytree(MIRROR / "mnist", bad / "mnist")
     labels = bad / mnist.TEST_LABELS
@@ -89,13 +84,13 @@ def test_corrupt_mirror_file_is_rejected(env, monkeypatch, tmp_path):
         data.load_mnist()
 
 
-def test_missing_mirror_dir_is_an_error(env, monkeypatch, tmp_path):
+def test_missing_mirror_dir_is_an_error(mirror_env, monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(tmp_path / "nope"))
     with pytest.raises(data.DataUnavailableError, match="COURSE_DATA_MIRROR"):
         data.load_mnist()
 
 
-def test_offline_without_mirror_says_what_to_do(env, monkeypatch):
+def test_offline_without_mirror_says_what_to_do(mirror_env, monkeypatch):
     monkeypatch.delenv("COURSE_DATA_MIRROR")
     monkeypatch.setenv("COURSE_DATA_OFFLINE", "1")
     import pooch
@@ -108,10 +103,10 @@ def test_offline_without_mirror_says_what_to_do(env, monkeypatch):
     assert "COURSE_DATA_OFFLINE" in message
     assert sources.CANONICAL["mnist.npz"].url in message
     assert "COURSE_DATA_MIRROR" in message and "t10k-images-idx3-ubyte.gz" in message
-    assert str(env / "downloads") in message
+    assert str(mirror_env / "downloads") in message
 
 
-def test_second_load_does_not_decode(env, monkeypatch):
+def test_second_load_does_not_decode(mirror_env, monkeypatch):
     calls = count_decodes(monkeypatch)
     first = data.load_mnist()
     assert len(calls) == 1
@@ -121,12 +116,12 @@ def test_second_load_does_not_decode(env, monkeypatch):
     assert np.array_equal(first[0][0], second[0][0]) and np.array_equal(first[1][1], second[1][1])
     monkeypatch.setattr(mnist, "decode_mirror", lambda: pytest.fail("decoded again"))
     data.load_mnist()
-    entries = sorted(p.name for p in (env / "arrays").iterdir())
+    entries = sorted(p.name for p in (mirror_env / "arrays").iterdir())
     assert len(entries) == 2 and entries[0].endswith("-heldout.npz") and entries[1].endswith("-public.npz")
-    assert not [p for p in (env / "arrays").iterdir() if p.name.startswith(".")]  # no temp files left
+    assert not [p for p in (mirror_env / "arrays").iterdir() if p.name.startswith(".")]  # no temp files left
 
 
-def test_corrupt_cache_entry_is_rebuilt(env, monkeypatch):
+def test_corrupt_cache_entry_is_rebuilt(mirror_env, monkeypatch):
     data.load_mnist()
     entry = cache.entry_path(mnist.SPEC.entry("mirror", "public"))
     entry.write_bytes(b"not a zip")
@@ -135,7 +130,7 @@ def test_corrupt_cache_entry_is_rebuilt(env, monkeypatch):
     assert len(calls) == 1 and x_train.shape == (5000, 28, 28)
 
 
-def test_unwritable_cache_does_not_break_loading(env, monkeypatch, tmp_path):
+def test_unwritable_cache_does_not_break_loading(mirror_env, monkeypatch, tmp_path):
     # A path below a regular file cannot be created, even by root.
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -147,7 +142,7 @@ def test_unwritable_cache_does_not_break_loading(env, monkeypatch, tmp_path):
     assert len(calls) == 2  # nothing was cached, so it decoded twice, without crashing
 
 
-def test_read_only_cache_dir(env, monkeypatch):
+def test_read_only_cache_dir(mirror_env, monkeypatch):
     # The grader binds the student cache read-only: writes fail with EROFS even for root.
     import errno
 
@@ -160,10 +155,10 @@ def test_read_only_cache_dir(env, monkeypatch):
     monkeypatch.setattr(cache.tempfile, "mkstemp", read_only)
     (x_train, _), _ = data.load_mnist()  # cached: reads fine
     assert len(calls) == 0 and x_train.shape == (5000, 28, 28)
-    monkeypatch.setenv("COURSE_DATA_CACHE", str(env.parent / "other-cache"))
+    monkeypatch.setenv("COURSE_DATA_CACHE", str(mirror_env.parent / "other-cache"))
     (x_train, _), _ = data.load_mnist()  # uncached and unwritable: decodes, does not crash
     assert len(calls) == 1 and x_train.shape == (5000, 28, 28)
-    assert list((env.parent / "other-cache" / "arrays").glob("*")) == []
+    assert list((mirror_env.parent / "other-cache" / "arrays").glob("*")) == []
 
 
 def _fake_npz(path: Path) -> str:
@@ -181,19 +176,19 @@ def _fake_npz(path: Path) -> str:
     return hashlib.sha256(buf.getvalue()).hexdigest()
 
 
-def test_full_profile_uses_a_verified_download_offline(env, monkeypatch):
+def test_full_profile_uses_a_verified_download_offline(mirror_env, monkeypatch):
     monkeypatch.delenv("COURSE_DATA_MIRROR")
     monkeypatch.setenv("COURSE_DATA_OFFLINE", "1")
-    sha = _fake_npz(env / "downloads" / "mnist.npz")
+    sha = _fake_npz(mirror_env / "downloads" / "mnist.npz")
     fake = sources.Canonical(url="https://example.invalid/mnist.npz", sha256=sha, size=1)
     monkeypatch.setitem(sources.CANONICAL, "mnist.npz", fake)
     (x_train, y_train), (x_test, y_test) = data.load_mnist()
     assert data.profile() == "full"
     assert x_train.shape == (60, 28, 28) and len(x_test) == 20 and y_test.dtype == np.uint8
-    assert (env / "arrays" / mnist.SPEC.entry("full", "public")).is_file()
+    assert (mirror_env / "arrays" / mnist.SPEC.entry("full", "public")).is_file()
 
 
-def test_download_uses_pooch_with_checksum_and_progress(env, monkeypatch):
+def test_download_uses_pooch_with_checksum_and_progress(mirror_env, monkeypatch):
     monkeypatch.delenv("COURSE_DATA_MIRROR")
     import pooch
 

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from autograder.sandbox import sandbox_available
-from grading_support import answer_notebook, grade, points, submit, temp_course
+from grading_support import answer_notebook, answer_source, grade, points, submit, temp_course
 
 OK, WHY = sandbox_available()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not OK, reason=f"bubblewrap unavailable: {WHY}")]
@@ -28,8 +28,7 @@ UNTRAINED = {"test_parameter_count": 2, "test_convolutional_layers": 2, "test_ou
              "test_model_learned": 0, "test_heldout_accuracy": 0}
 NOTHING = dict.fromkeys(CHECKS, 0)
 
-BUILD = next(c.source for c in answer_notebook(Q).cells
-             if c.metadata.get("nbgrader", {}).get("grade_id") == "cnn_build_solution")
+BUILD = answer_source(Q, "cnn_build_solution")
 COMPILE = '''model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
               metrics=["accuracy"])
 '''
@@ -58,17 +57,8 @@ model = Specified([
     layers.Flatten(), layers.Dense(10),
 ])
 '''
-TORCH_MODEL = '''import torch
-from torch import nn
-
-torch.manual_seed(0)
-model = nn.Sequential(
-    nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Flatten(), nn.Linear(576, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10),
-)
-'''
+# The example PyTorch student's network (built, not yet trained).
+TORCH_MODEL = answer_source(Q, "cnn_build_solution", student="pytorch") + "\n"
 # The kernel's torch.export.save is the student's: the grader's harvest writes a forged archive.
 PICKLE_PAYLOAD = '''import io, json, os, zipfile
 _real_save = torch.export.save
