@@ -15,8 +15,8 @@ COURSE = Course()
 QUESTIONS = COURSE.questions("hw1")
 
 
-def test_hw1_has_the_four_questions():
-    assert QUESTIONS == ["conv_by_hand", "gradcam", "mnist_cnn", "opencv_filters"]
+def test_hw1_has_the_four_questions_in_book_order():
+    assert QUESTIONS == ["conv_by_hand", "opencv_filters", "mnist_cnn", "gradcam"]
 
 
 def test_released_notebooks_are_up_to_date():

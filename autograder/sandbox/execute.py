@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
 import nbformat
-import psutil
 
 from . import harvest as harvest_mod
 from .bwrap import (
@@ -33,6 +32,7 @@ from .bwrap import (
 from .harvest_request import HarvestRequest
 from .kernel import CappedKernelClient, SandboxedKernelManager
 from .results import RESULTS_JSON, HarvestResults, collect_results, read_results
+from .usage import UsageMonitor
 
 MAX_IPC_PATH = 100  # unix socket paths are limited to 107 bytes
 
@@ -97,41 +97,6 @@ def _clip(s: Any, n: int) -> str:
     return s if len(s) <= n else s[:n] + "…[truncated]"
 
 
-def _anon_bytes(pid: int, status: dict[str, str]) -> int:
-    """Anonymous memory of a process, copy-on-write pages shared after fork() split between the
-    sharers (Pss_Anon); RssAnon, which counts them in every sharer, where the kernel lacks it."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss_Anon:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return int(status.get("RssAnon", "0 kB").split()[0]) * 1024
-
-
-def _tree_bytes(root: Path, max_entries: int = 200_000) -> int | None:
-    """Disk space of the files under root (links not followed); None past max_entries entries."""
-    total, stack, seen = 0, [str(root)], 0
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    seen += 1
-                    if seen > max_entries:
-                        return None
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
-                        else:
-                            total += entry.stat(follow_symlinks=False).st_blocks * 512
-                    except OSError:
-                        continue
-        except OSError:
-            continue
-    return total
-
-
 def _has_results_json(dir_fd: int) -> bool:
     try:
         return stat.S_ISREG(os.stat(RESULTS_JSON, dir_fd=dir_fd, follow_symlinks=False).st_mode)
@@ -168,7 +133,6 @@ class _Run:
         self.failures: list[CellFailure] = []
         self.skipped: list[int] = []
         self.limit_hit: str | None = None
-        self.peak_bytes = 0
         self.out_total = 0
         self.dead = False          # kernel gone (died or killed)
         self.crashed = False       # died on its own (not killed by us)
@@ -177,10 +141,8 @@ class _Run:
         self.harvest_error: str | None = None
         self.results_dir: Path | None = None
         self.exit_code: int | None = None
-        self._last_sample = 0.0
         self._iopub_dirty = False
-        self.over_memory = False   # the sandbox's processes together went over memory_mb
-        self.over_disk = False     # the scratch dir went over max_disk_mb
+        self.usage: UsageMonitor | None = None
 
     # -- setup ----------------------------------------------------------------
     def _dirs(self) -> None:
@@ -214,7 +176,6 @@ class _Run:
 
     async def _start(self) -> None:
         self._dirs()
-        self._free_at_start = shutil.disk_usage(self.scratch).free
         km = SandboxedKernelManager(transport="ipc", ip=str(self.scratch / "k"))
         km.connection_file = str(self.conn_dir / "kernel.json")
         km.client_factory = CappedKernelClient
@@ -228,6 +189,7 @@ class _Run:
         else:
             km.wrap = lambda argv: unsandboxed_command(argv, self.limits)
         self.km = km
+        self.usage = UsageMonitor(km.process_tree, self.scratch, self.limits.memory_mb, self.limits.max_disk_mb)
         self.log_path = self.conn_dir / "kernel.log"
         log = open(self.log_path, "wb")
         try:
@@ -254,40 +216,26 @@ class _Run:
 
     # -- monitoring -------------------------------------------------------------
     def _sample(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_sample < 0.5:
+        if self.dead or self.usage is None:
             return
-        self._last_sample = now
-        total = 0
-        hwm = 0
-        anon = 0
-        for p in self.km.process_tree():
-            try:
-                total += p.memory_info().rss
-                with open(f"/proc/{p.pid}/status") as f:
-                    status = dict(line.split(":", 1) for line in f if ":" in line)
-                hwm = max(hwm, int(status["VmHWM"].split()[0]) * 1024)
-                anon += _anon_bytes(p.pid, status)
-            except (psutil.Error, OSError, ValueError, KeyError):
-                continue
-        self.peak_bytes = max(self.peak_bytes, total, hwm)
-        # RLIMIT_DATA bounds each process: a notebook that forks would get memory_mb per child
-        # (256 x 4 GB by default), so the sandbox as a whole is held to memory_mb here (plus
-        # headroom for stacks and bwrap, which RLIMIT_DATA does not count).
-        if anon > (self.limits.memory_mb + 64) * 2**20 and not self.dead:
-            self.over_memory = True
-            self.limit_hit = "memory"
+        hit = self.usage.sample(force)
+        if hit:
+            self.limit_hit = hit
             self.km.kill_tree()
-        # RLIMIT_FSIZE bounds one file, not how many: the scratch dir is on the host's disk.
-        # The free-space drop is cheap to read; the scratch dir itself is measured only past it
-        # (other writers share the disk).
-        cap = self.limits.max_disk_mb * 2**20
-        if not self.dead and self._free_at_start - shutil.disk_usage(self.scratch).free > cap:
-            used = _tree_bytes(self.scratch)
-            if used is None or used > cap:
-                self.over_disk = True
-                self.limit_hit = "disk"
-                self.km.kill_tree()
+
+    @property
+    def over_memory(self) -> bool:
+        """The sandbox's processes together went over memory_mb."""
+        return self.usage is not None and self.usage.over == "memory"
+
+    @property
+    def over_disk(self) -> bool:
+        """The scratch dir went over max_disk_mb."""
+        return self.usage is not None and self.usage.over == "disk"
+
+    @property
+    def peak_bytes(self) -> int:
+        return self.usage.peak_bytes if self.usage else 0
 
     def _alive(self) -> bool:
         if self.dead:

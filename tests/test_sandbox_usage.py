@@ -1,0 +1,40 @@
+"""The executor's outside view of a sandbox's memory and disk (no kernel needed)."""
+import os
+
+import psutil
+
+from autograder.sandbox.usage import UsageMonitor, tree_bytes
+
+
+def test_tree_bytes_counts_allocated_space_and_not_links(tmp_path):
+    (tmp_path / "a").write_bytes(os.urandom(1 << 20))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b").write_bytes(os.urandom(1 << 20))
+    (tmp_path / "sparse").open("wb").truncate(1 << 30)  # a hole takes no disk
+    (tmp_path / "link").symlink_to("/usr")
+    used = tree_bytes(tmp_path)
+    assert 2 << 20 <= used < 3 << 20
+
+
+def test_tree_bytes_gives_up_on_too_many_entries(tmp_path):
+    for i in range(50):
+        (tmp_path / f"f{i}").touch()
+    assert tree_bytes(tmp_path, max_entries=10) is None
+    assert tree_bytes(tmp_path, max_entries=100) == 0
+
+
+def test_monitor_reports_memory_over_the_limit_for_the_processes_it_watches(tmp_path):
+    me = psutil.Process()
+    ballast = bytearray(os.urandom(64 << 20))  # dirty pages: counted as anonymous memory
+    assert UsageMonitor(lambda: [me], tmp_path, memory_mb=16 << 10, disk_mb=100).sample(force=True) is None
+    low = UsageMonitor(lambda: [me], tmp_path, memory_mb=1, disk_mb=100)
+    assert low.sample(force=True) == "memory" and low.peak_bytes >= len(ballast)
+    assert low.sample(force=True) is None, "a limit is reported once"
+
+
+def test_monitor_reports_disk_filled_in_the_scratch_dir(tmp_path):
+    monitor = UsageMonitor(lambda: [], tmp_path, memory_mb=1024, disk_mb=1)
+    assert monitor.sample(force=True) is None
+    (tmp_path / "fill").write_bytes(os.urandom(16 << 20))
+    os.sync()
+    assert monitor.sample(force=True) == "disk"
