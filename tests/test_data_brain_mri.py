@@ -16,7 +16,7 @@ pytestmark = needs_mirror
 
 def test_directory_has_yes_and_no(mirror_env):
     root = data.brain_mri_directory()
-    assert root == MIRROR / "brain_tumor_mri"
+    assert root.resolve() == (MIRROR / "brain_tumor_mri").resolve()
     assert (root / "yes").is_dir() and (root / "no").is_dir()
 
 

@@ -209,12 +209,14 @@ def test_grader_files_workspace_and_heldout_are_unreadable(run):
 def test_writes_outside_scratch_fail_and_leave_nothing_on_the_host(run):
     g = run.grades["writer", Q]
     out = outputs(run.course, "writer")
-    # The sandbox's private /tmp takes writes there (the test workspace may live in /tmp too);
-    # the host's /tmp never sees them.
+    # The sandbox's private /tmp takes writes there, unless a read-only bind covers the path (the
+    # repository, its venv and the test workspace may all live in /tmp): either way the host's
+    # /tmp never sees them. Everywhere else every write fails.
     private = {label for label, path in run.writes.items() if path.startswith("/tmp/")}
-    assert "host_tmp" in private
-    assert markers(out, "LEAKED") == private
-    assert markers(out, "BLOCKED") == set(run.writes) - private
+    assert "host_tmp" in markers(out, "LEAKED")
+    assert markers(out, "LEAKED") <= private
+    assert markers(out, "BLOCKED") | markers(out, "LEAKED") == set(run.writes)
+    assert set(run.writes) - private <= markers(out, "BLOCKED")
     for label, path in run.writes.items():
         assert not Path(path).exists(), f"{label}: {path} appeared on the host"
     # Nothing planted reached the trusted checks process either.
