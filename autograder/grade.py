@@ -27,7 +27,7 @@ from .course import Course
 from .gradebook import NotebookGrade, graded_notebooks, open_gradebook, record
 from .release import register
 from .sandbox import Limits, execute_notebook
-from .submission import grade_id, load_submission
+from .submission import grade_id, is_answer_cell, load_submission
 
 # Only inert output types are kept in the autograded copy that instructors open in a browser.
 SAFE_MIME = ("text/plain", "image/png", "image/jpeg")
@@ -147,8 +147,7 @@ def hidden_cell_id(course: Course, homework: str, question: str) -> str:
 def written_answers(template, notebook) -> dict[str, bool]:
     """grade_id -> whether the student changed the written-answer cell from its released stub."""
     stubs = {grade_id(c): c.source for c in template.cells
-             if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")
-             and c.metadata.get("nbgrader", {}).get("solution")}
+             if c.cell_type == "markdown" and is_answer_cell(c) and c.metadata["nbgrader"].get("grade")}
     answers = {grade_id(c): c.source for c in notebook.cells if grade_id(c) in stubs}
     return {gid: answers.get(gid, stub).strip() != stub.strip() for gid, stub in stubs.items()}
 

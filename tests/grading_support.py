@@ -18,6 +18,7 @@ from nbformat.validator import DuplicateCellId
 from autograder.course import REPO_ROOT, Course
 from autograder.grade import GradingOptions, grade_homework
 from autograder.gradebook import NotebookGrade, open_gradebook, runs
+from autograder.submission import grade_id
 
 HOMEWORK = "hw1"
 EXAMPLES = REPO_ROOT / "examples" / "submissions"
@@ -34,7 +35,7 @@ def answer_notebook(question: str, replace: dict[str, str] | None = None, studen
     nb = nbformat.read(EXAMPLES / student / HOMEWORK / f"{question}.ipynb", as_version=4)
     unused = set(replace or {})
     for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        gid = grade_id(cell)
         if gid in unused:
             cell.source = replace[gid]
             unused.discard(gid)
@@ -43,10 +44,9 @@ def answer_notebook(question: str, replace: dict[str, str] | None = None, studen
     return nb
 
 
-def answer_source(question: str, grade_id: str, student: str = "reference") -> str:
-    """The source of one cell of an example student's notebook."""
-    return next(c.source for c in answer_notebook(question, student=student).cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+def answer_source(question: str, cell_id: str, student: str = "reference") -> str:
+    """The source of one cell (by grade_id) of an example student's notebook."""
+    return next(c.source for c in answer_notebook(question, student=student).cells if grade_id(c) == cell_id)
 
 
 def submit(course: Course, student: str, question: str, content) -> Path:

@@ -27,7 +27,7 @@ from autograder.export import export_csv
 from autograder.grade import cell_name
 from autograder.gradebook import STATUSES
 from autograder.sandbox import sandbox_available
-from grading_support import answer_notebook, grade, recorded, submit, temp_course
+from grading_support import answer_notebook, answer_source, grade, recorded, submit, temp_course
 
 OK, WHY = sandbox_available()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not OK, reason=f"bubblewrap unavailable: {WHY}")]
@@ -36,9 +36,7 @@ Q = "conv_by_hand"
 QUESTIONS = ("conv_by_hand", "gradcam", "mnist_cnn", "opencv_filters")
 LIMITS = dict(cell_timeout_s=10, notebook_timeout_s=60, harvest_timeout_s=20, interrupt_grace_s=3,
               memory_mb=1024, max_processes=128, max_disk_mb=512)
-REFERENCE = {c.metadata["nbgrader"]["grade_id"]: c.source for c in answer_notebook(Q).cells
-             if c.metadata.get("nbgrader", {}).get("solution")}
-XCORR, CONV = REFERENCE["conv_xcorr_solution"], REFERENCE["conv_convolve_solution"]
+XCORR, CONV = answer_source(Q, "conv_xcorr_solution"), answer_source(Q, "conv_convolve_solution")
 SPAWN_TAG = f"hostile-spawn-{uuid.uuid4().hex}"
 
 

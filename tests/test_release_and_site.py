@@ -10,6 +10,7 @@ from autograder.checking import load_checks
 from autograder.course import Course
 from autograder.grade import hidden_cell_id
 from autograder.release import SECRET_MARKERS, check_release, find_secrets
+from autograder.submission import grade_id
 
 COURSE = Course()
 QUESTIONS = COURSE.questions("hw1")
@@ -47,7 +48,7 @@ def test_hidden_cell_points_match_the_checks(question):
     """The gradebook's points for a question are exactly what its hidden checks can award."""
     template = nbformat.read(COURSE.assignments / "hw1" / f"{question}.ipynb", as_version=4)
     cell_id = hidden_cell_id(COURSE, "hw1", question)
-    cell = next(c for c in template.cells if c.metadata.get("nbgrader", {}).get("grade_id") == cell_id)
+    cell = next(c for c in template.cells if grade_id(c) == cell_id)
     checks = load_checks(COURSE, "hw1", question)
     assert checks.catalogue, f"{question} has no hidden checks"
     assert cell.metadata.nbgrader.points == checks.max_points

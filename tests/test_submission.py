@@ -5,7 +5,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.submission import load_submission, merge, read_notebook
+from autograder.submission import grade_id, load_submission, merge, read_notebook
 
 
 def nbg(cell, grade_id, solution=False, locked=False, grade=False, points=None):
@@ -94,7 +94,7 @@ def test_a_different_notebook_is_flagged(template):
     other = new_notebook(cells=[new_code_cell("print('hello')")])
     merged, notes = merge(template, other)
     assert "right notebook" in notes[0]
-    answer = next(c for c in merged.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "answer")
+    answer = next(c for c in merged.cells if grade_id(c) == "answer")
     assert "NotImplementedError" in answer.source
     assert "print('hello')" in sources(merged)  # kept as the student's own cell
 

@@ -109,55 +109,49 @@ def run(request_dir, results_dir, user_ns):
             _json.dump(dict(out, complete=complete), f, default=str)
         _os.replace(tmp, _os.path.join(results_dir, "results.json"))
 
-    for item in req.get("calls", []):
-        name = item["name"]
-        try:
-            fn = user_ns.get(item["function"])
-            if fn is None:
-                raise missing(item["function"])
-            if not callable(fn):
-                raise TypeError(f"{item['function']!r} is not a function")
-            args = [dec(a) for a in item["args"]]
-            kwargs = {k: dec(v) for k, v in item["kwargs"].items()}
-            res = fn(*args, **kwargs)
-            out["calls"][name] = {"ok": True, "file": _save_call_result(name, res, results_dir)}
-        except BaseException as e:  # SystemExit/KeyboardInterrupt from student code too
-            if isinstance(e, KeyboardInterrupt):
-                raise
-            out["calls"][name] = {"ok": False, "error": _err(e)}
-            _discard(results_dir, f"call-{name}.")
-        flush()
+    def variable(item):
+        if item["variable"] not in user_ns:
+            raise missing(item["variable"])
+        return user_ns[item["variable"]]
 
-    for item in req.get("models", []):
-        name = item["name"]
-        try:
-            if item["variable"] not in user_ns:
-                raise missing(item["variable"])
-            fw, fname = _export_model(name, user_ns[item["variable"]], item, results_dir)
-            out["models"][name] = {"ok": True, "framework": fw, "file": fname}
-        except Exception as e:
-            out["models"][name] = {"ok": False, "error": _err(e)}
-            _discard(results_dir, f"model-{name}.")
-        flush()
+    def call(item):
+        fn = user_ns.get(item["function"])
+        if fn is None:
+            raise missing(item["function"])
+        if not callable(fn):
+            raise TypeError(f"{item['function']!r} is not a function")
+        args = [dec(a) for a in item["args"]]
+        kwargs = {k: dec(v) for k, v in item["kwargs"].items()}
+        return {"ok": True, "file": _save_call_result(item["name"], fn(*args, **kwargs), results_dir)}
 
-    for item in req.get("values", []):
-        name = item["name"]
-        try:
-            if item["variable"] not in user_ns:
-                raise missing(item["variable"])
-            v = user_ns[item["variable"]]
-            if v is None or isinstance(v, (bool, int, float, str)):
-                out["values"][name] = {"ok": True, "json": v if not isinstance(v, str) else v[:100000]}
-            elif isinstance(v, (list, tuple)) and all(isinstance(x, (bool, int, float, str)) for x in v):
-                out["values"][name] = {"ok": True, "json": list(v)}
-            else:
-                fname = f"value-{name}.npy"
-                np.save(_os.path.join(results_dir, fname), _numeric_array(v), allow_pickle=False)
-                out["values"][name] = {"ok": True, "file": fname}
-        except Exception as e:
-            out["values"][name] = {"ok": False, "error": _err(e)}
-            _discard(results_dir, f"value-{name}.")
-        flush()
+    def model(item):
+        fw, fname = _export_model(item["name"], variable(item), item, results_dir)
+        return {"ok": True, "framework": fw, "file": fname}
+
+    def value(item):
+        v = variable(item)
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return {"ok": True, "json": v if not isinstance(v, str) else v[:100000]}
+        if isinstance(v, (list, tuple)) and all(isinstance(x, (bool, int, float, str)) for x in v):
+            return {"ok": True, "json": list(v)}
+        fname = f"value-{item['name']}.npy"
+        np.save(_os.path.join(results_dir, fname), _numeric_array(v), allow_pickle=False)
+        return {"ok": True, "file": fname}
+
+    # Student functions may raise SystemExit too; KeyboardInterrupt is the grader's own interrupt.
+    for kind, prefix, collect, failures in (("calls", "call", call, BaseException),
+                                            ("models", "model", model, Exception),
+                                            ("values", "value", value, Exception)):
+        for item in req.get(kind, []):
+            name = item["name"]
+            try:
+                out[kind][name] = collect(item)
+            except failures as e:
+                if isinstance(e, KeyboardInterrupt):
+                    raise
+                out[kind][name] = {"ok": False, "error": _err(e)}
+                _discard(results_dir, f"{prefix}-{name}.")
+            flush()
 
     flush(complete=True)
 
