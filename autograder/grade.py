@@ -54,17 +54,19 @@ def grade_homework(course: Course, homework: str, options: GradingOptions | None
     try:
         done = {} if options.regrade else graded_notebooks(gb, homework)
         student_data = prepare_student_data(course)
+        # the gradebook cell each question's score is recorded against, read once per batch
+        hidden_cells = {q: hidden_cell_id(course, homework, q) for q in course.questions(homework)}
         graded = []
         for student, folder in submissions(course, homework):
             if students and student not in students:
                 continue
             timestamp = _timestamp(folder)
-            for question in course.questions(homework):
+            for question, hidden_cell in hidden_cells.items():
                 path = folder / f"{question}.ipynb"
                 if (student, question) in done and done[student, question] == file_sha256(path):
                     continue
                 grade = grade_notebook(course, homework, student, question, path, options, student_data)
-                record(gb, grade, hidden_cell_id(course, homework, question), timestamp)
+                record(gb, grade, hidden_cell, timestamp)
                 graded.append(grade)
                 if on_graded:
                     on_graded(grade)
