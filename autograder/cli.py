@@ -61,7 +61,7 @@ def cmd_collect(course: Course, args) -> int:
 
 def cmd_grade(course: Course, args) -> int:
     from .grade import GradingOptions, grade_homework
-    from .sandbox import sandbox_available
+    from .executor import sandbox_available
 
     available, why = sandbox_available()
     if not available and not args.trusted_code_without_sandbox:

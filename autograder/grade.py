@@ -1,8 +1,8 @@
 """Grade: the path of one submitted notebook, as a short sequence of named steps.
 
     prepare   read the file, rebuild it on the released template      (submission.py)
-    execute   run it in a real kernel inside the sandbox, then harvest  (sandbox/)
-    check     run the hidden checks on the harvested data, trusted     (checking.py)
+    execute   run it in a real kernel inside the sandbox, then harvest  (executor/, kernel_side/)
+    check     run the hidden checks on the harvested data, trusted     (checker/)
     record    scores + outcome into nbgrader's gradebook, one transaction (gradebook.py)
     keep      the executed notebook for formgrader and feedback        (workspace/autograded)
 
@@ -21,12 +21,12 @@ from pathlib import Path
 
 import nbformat
 
-from .checking import QuestionChecks, load_checks, run_checks, zero_results
+from .checker.runner import QuestionChecks, load_checks, run_checks, zero_results
 from .collect import submissions
 from .course import Course
 from .gradebook import NotebookGrade, graded_notebooks, open_gradebook, record
 from .release import register
-from .sandbox import Limits, execute_notebook
+from .executor import Limits, execute_notebook
 from .submission import grade_id, is_answer_cell, load_submission
 
 # Only inert output types are kept in the autograded copy that instructors open in a browser.

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from autograder.collect import collect  # noqa: E402
 from autograder.course import REPO_ROOT, Course  # noqa: E402
 from autograder.grade import GradingOptions, grade_homework  # noqa: E402
-from autograder.sandbox import execute_notebook, sandbox_available  # noqa: E402
+from autograder.executor import execute_notebook, sandbox_available  # noqa: E402
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions"
 

@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from grading_support import answer_notebook, grade, submit, temp_course
 
-from autograder.sandbox import Limits, execute_notebook, sandbox_available
-from autograder.sandbox import bwrap
+from autograder.executor import Limits, execute_notebook, sandbox_available
+from autograder.executor import bwrap
 
 GPU_TRAINING = '''device = "cuda"
 model = model.to(device)

@@ -11,7 +11,7 @@ import pytest
 from grading_support import EXAMPLES, HOMEWORK, grade, points, recorded, submit, temp_course
 from nbgrader.api import Gradebook
 
-from autograder.checking import load_checks
+from autograder.checker.runner import load_checks
 from autograder.collect import collect
 from autograder.export import export_csv, export_gradescope
 from autograder.feedback import generate_feedback

@@ -18,7 +18,7 @@ import pytest
 
 import data
 from autograder.course import REPO_ROOT
-from autograder.sandbox import sandbox_available
+from autograder.executor import sandbox_available
 from grading_support import answer_notebook, grade, recorded, submit, temp_course
 
 OK, WHY = sandbox_available()

@@ -20,13 +20,13 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-import autograder.checking
+import autograder.checker.runner
 import autograder.grade
 from autograder.course import REPO_ROOT
 from autograder.export import export_csv
 from autograder.grade import cell_name
 from autograder.gradebook import STATUSES
-from autograder.sandbox import sandbox_available
+from autograder.executor import sandbox_available
 from grading_support import answer_notebook, answer_source, grade, recorded, submit, temp_course
 
 OK, WHY = sandbox_available()
@@ -295,11 +295,11 @@ def test_grader_faults_still_record_a_result_and_the_batch_goes_on(tmp_path, mon
         if len(calls) == 1:
             raise RuntimeError("the hidden checks crashed")
         if len(calls) == 2:  # the checks' pytest never reports (killed on its time limit)
-            monkeypatch.setattr(autograder.checking, "CHECKS_TIMEOUT_S", 0.01)
+            monkeypatch.setattr(autograder.checker.runner, "CHECKS_TIMEOUT_S", 0.01)
             try:
                 return real_run_checks(*args, **kwargs)
             finally:
-                monkeypatch.setattr(autograder.checking, "CHECKS_TIMEOUT_S", 900)
+                monkeypatch.setattr(autograder.checker.runner, "CHECKS_TIMEOUT_S", 900)
         return real_run_checks(*args, **kwargs)
 
     monkeypatch.setattr(autograder.grade, "run_checks", faulty)

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from autograder.sandbox import sandbox_available
+from autograder.executor import sandbox_available
 from grading_support import answer_notebook, answer_source, grade, points, submit, temp_course
 
 OK, WHY = sandbox_available()

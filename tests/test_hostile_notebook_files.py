@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from autograder.gradebook import open_gradebook
-from autograder.sandbox import sandbox_available
+from autograder.executor import sandbox_available
 from grading_support import answer_notebook, grade, points, recorded, submit, temp_course
 
 OK, WHY = sandbox_available()

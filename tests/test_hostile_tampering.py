@@ -21,8 +21,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.models import ModelLoadError, load_model
-from autograder.sandbox import HarvestError, read_results, sandbox_available
+from autograder.checker.models import ModelLoadError, load_model
+from autograder.executor import HarvestError, read_results, sandbox_available
 from grading_support import answer_notebook, grade, points, submit, temp_course
 
 OK, WHY = sandbox_available()

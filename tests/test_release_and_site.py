@@ -6,7 +6,7 @@ import sys
 import nbformat
 import pytest
 
-from autograder.checking import load_checks
+from autograder.checker.runner import load_checks
 from autograder.course import Course
 from autograder.grade import hidden_cell_id
 from autograder.release import SECRET_MARKERS, check_release, find_secrets

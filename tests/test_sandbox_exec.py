@@ -6,7 +6,7 @@ import nbformat
 import psutil
 import pytest
 
-from autograder.sandbox import Limits, execute_notebook, sandbox_available
+from autograder.executor import Limits, execute_notebook, sandbox_available
 
 OK, WHY = sandbox_available()
 pytestmark = pytest.mark.skipif(not OK, reason=f"bubblewrap unavailable: {WHY}")

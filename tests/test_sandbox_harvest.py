@@ -6,7 +6,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.sandbox import (
+from autograder.executor import (
     HarvestError, HarvestRequest, Limits, SandboxUnavailable, execute_notebook, read_results,
     sandbox_available,
 )
@@ -189,7 +189,7 @@ def test_reader_rejects_tampering(tmp_path):
 
 
 def test_collect_results_copies_only_protocol_files(tmp_path):
-    from autograder.sandbox.results import collect_results
+    from autograder.protocol.harvest_results import collect_results
     src = tmp_path / "s"
     src.mkdir()
     (src / "results.json").write_text("{}")
@@ -219,7 +219,7 @@ def test_request_validation():
 
 
 def test_missing_bwrap(monkeypatch, tmp_path):
-    import autograder.sandbox.bwrap as bw
+    import autograder.executor.bwrap as bw
     real_which = bw.shutil.which
     monkeypatch.setattr(bw.shutil, "which", lambda n: None if n == "bwrap" else real_which(n))
     ok, msg = sandbox_available()

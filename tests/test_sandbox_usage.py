@@ -3,7 +3,7 @@ import os
 
 import psutil
 
-from autograder.sandbox.usage import UsageMonitor, tree_bytes
+from autograder.executor.usage import UsageMonitor, tree_bytes
 
 
 def test_tree_bytes_counts_allocated_space_and_not_links(tmp_path):

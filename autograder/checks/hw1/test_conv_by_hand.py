@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from autograder.checks.api import HarvestRequest, StudentError
+from autograder.checker.api import HarvestRequest, StudentError
 
 NOTEBOOK = "conv_by_hand"
 BUDGET = {"cell_timeout_s": 60, "notebook_timeout_s": 180}  # NumPy loops on small arrays

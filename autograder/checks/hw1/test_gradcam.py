@@ -7,7 +7,7 @@ student's make_gradcam_heatmap returned inside the sandbox for the same images.
 import numpy as np
 import pytest
 
-from autograder.checks.api import HarvestRequest, StudentError
+from autograder.checker.api import HarvestRequest, StudentError
 
 NOTEBOOK = "gradcam"
 BUDGET = {"cell_timeout_s": 900, "notebook_timeout_s": 1800}  # trains the MNIST model again

@@ -6,7 +6,7 @@ data only, and measured on held-out digits that are never visible inside the san
 import numpy as np
 import pytest
 
-from autograder.checks.api import HarvestRequest
+from autograder.checker.api import HarvestRequest
 
 NOTEBOOK = "mnist_cnn"
 BUDGET = {"cell_timeout_s": 900, "notebook_timeout_s": 1800}  # CPU training on the full 60k set

@@ -6,7 +6,7 @@ border marks, and swapped Sobel kernels lose only the Sobel marks.
 import numpy as np
 import pytest
 
-from autograder.checks.api import HarvestRequest, StudentError
+from autograder.checker.api import HarvestRequest, StudentError
 
 NOTEBOOK = "opencv_filters"
 BUDGET = {"cell_timeout_s": 60, "notebook_timeout_s": 180}

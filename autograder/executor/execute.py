@@ -24,14 +24,14 @@ from typing import Any, Literal, Mapping, Sequence
 
 import nbformat
 
-from . import harvest as harvest_mod
+from ..kernel_side import harvest as harvest_mod
 from .bwrap import (
     PYLIB_DIR, SANDBOX_GID, SANDBOX_UID, Bind, SandboxUnavailable, build_command,
     check_bind_source, sandbox_available, unsandboxed_command,
 )
-from .harvest_request import HarvestRequest
+from ..protocol.harvest_request import HarvestRequest
 from .kernel import CappedKernelClient, SandboxedKernelManager
-from .results import RESULTS_JSON, HarvestResults, collect_results, read_results
+from ..protocol.harvest_results import RESULTS_JSON, HarvestResults, collect_results, read_results
 from .usage import UsageMonitor
 
 MAX_IPC_PATH = 100  # unix socket paths are limited to 107 bytes

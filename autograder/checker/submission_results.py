@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autograder.checks.api import StudentError
-from autograder.models import GradedModel, ModelLoadError, load_model
-from autograder.sandbox.results import HarvestError, read_results
+from autograder.checker.api import StudentError
+from autograder.checker.models import GradedModel, ModelLoadError, load_model
+from autograder.protocol.harvest_results import HarvestError, read_results
 
 
 class SubmissionResults:

@@ -1,7 +1,7 @@
 """Run one question's hidden checks in a separate, trusted pytest process.
 
 The process reads only data harvested from the student's kernel; it never imports student code.
-Its report is a list of check results (see checks/plugin.py). If pytest itself fails, every check
+Its report is a list of check results (see plugin.py). If pytest itself fails, every check
 gets zero with a message, and the instructor-only detail keeps the log.
 """
 from __future__ import annotations
@@ -14,10 +14,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checks.plugin import load_check_module
-from .course import Course
+from .plugin import load_check_module
+from ..course import Course
 
 CHECKS_TIMEOUT_S = 900
+PYTEST_INI = Path(__file__).with_name("pytest.ini")
 
 
 @dataclass
@@ -68,7 +69,7 @@ def run_checks(course: Course, checks: QuestionChecks, results_dir: Path | None,
         report = Path(tmp) / "report.json"
         status = Path(tmp) / "execution.json"
         status.write_text(json.dumps(execution))
-        command = [sys.executable, "-m", "pytest", str(checks.path), "-q", "-c", str(course.checks / "pytest.ini"),
+        command = [sys.executable, "-m", "pytest", str(checks.path), "-q", "-c", str(PYTEST_INI),
                    "--rootdir", str(course.checks), f"--execution={status}", f"--grading-seed={seed}",
                    f"--check-report={report}"]
         if results_dir is not None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.checks.api import PartialCredit, StudentError
-from autograder.submission_results import SubmissionResults
+from autograder.checker.api import PartialCredit, StudentError
+from autograder.checker.submission_results import SubmissionResults
 
 
 def pytest_addoption(parser):

@@ -1,5 +1,5 @@
 """What a hidden-check file imports."""
-from autograder.sandbox.harvest_request import HarvestRequest
+from autograder.protocol.harvest_request import HarvestRequest
 
 __all__ = ["HarvestRequest", "StudentError", "PartialCredit"]
 
