@@ -53,9 +53,10 @@ def grade_homework(course: Course, homework: str, options: GradingOptions | None
     gb = open_gradebook(course)
     try:
         done = {} if options.regrade else graded_notebooks(gb, homework)
-        student_data = prepare_student_data(course)
-        # the gradebook cell each question's score is recorded against, read once per batch
+        # Read once per batch: each question's gradebook cell, hidden checks and student-visible data.
         hidden_cells = {q: hidden_cell_id(course, homework, q) for q in course.questions(homework)}
+        checks = {q: load_checks(course, homework, q) for q in hidden_cells}
+        student_data = {q: prepare_student_data(course, c.datasets) for q, c in checks.items()}
         graded = []
         for student, folder in submissions(course, homework):
             if students and student not in students:
@@ -65,7 +66,8 @@ def grade_homework(course: Course, homework: str, options: GradingOptions | None
                 path = folder / f"{question}.ipynb"
                 if (student, question) in done and done[student, question] == file_sha256(path):
                     continue
-                grade = grade_notebook(course, homework, student, question, path, options, student_data)
+                grade = grade_notebook(course, homework, student, question, path, options,
+                                       checks[question], student_data[question])
                 record(gb, grade, hidden_cell, timestamp)
                 graded.append(grade)
                 if on_graded:
@@ -76,10 +78,9 @@ def grade_homework(course: Course, homework: str, options: GradingOptions | None
 
 
 def grade_notebook(course: Course, homework: str, student: str, question: str, path: Path,
-                   options: GradingOptions, student_data: Path | None) -> NotebookGrade:
+                   options: GradingOptions, checks: QuestionChecks, student_data: Path | None) -> NotebookGrade:
     grade = NotebookGrade(student, homework, question, status="error", seed=secrets.randbelow(2**31),
                           submission_sha256=file_sha256(path))
-    checks = load_checks(course, homework, question)
     try:
         template = released_template(course, homework, question)
         prepared = load_submission(path if path.exists() else None, template)
@@ -103,8 +104,15 @@ def grade_notebook(course: Course, homework: str, student: str, question: str, p
 def _execute_and_check(course, checks: QuestionChecks, notebook, options, student_data, grade: NotebookGrade):
     # Outside the repository and the workspace: neither may be visible from the sandbox.
     with tempfile.TemporaryDirectory(prefix="grading-") as workdir:
+        # Drawn once: the kernel and the check process read the same request files.
+        request = checks.harvest(grade.seed)
+        request_dir = None
+        if request is not None:
+            request_dir = Path(workdir) / "request"
+            request_dir.mkdir()
+            request.write(request_dir)
         result = execute_notebook(
-            notebook, Path(workdir), options.limits_for(checks), harvest=checks.harvest(grade.seed),
+            notebook, Path(workdir), options.limits_for(checks), harvest=request,
             unsandboxed_ok=options.unsandboxed_ok, **sandbox_data_options(course, student_data))
         failures = [asdict(f) for f in result.cell_failures]
         grade.status = EXECUTION_STATUS.get(result.status, "error")
@@ -114,7 +122,7 @@ def _execute_and_check(course, checks: QuestionChecks, notebook, options, studen
         if result.harvest_error:
             grade.notes.append(f"collecting results: {result.harvest_error}")
         execution = {"status": result.status, "cell_failures": failures, "harvest_error": result.harvest_error}
-        grade.checks = run_checks(course, checks, result.results_dir, execution, grade.seed)
+        grade.checks = run_checks(course, checks, result.results_dir, execution, request_dir)
         return result.notebook
 
 
@@ -170,21 +178,23 @@ def keep_autograded(course: Course, student: str, homework: str, question: str, 
     return path
 
 
-def prepare_student_data(course: Course) -> Path | None:
-    """Decoded, student-visible arrays for the sandbox (held-out data is never written there).
+def prepare_student_data(course: Course, datasets: tuple[str, ...]) -> Path | None:
+    """Decoded, student-visible arrays of exactly `datasets` for the sandbox (never held-out data).
 
-    They live in a sub-folder of the data cache, one per data profile, shared by every grading run;
-    the workspace itself is never exposed to the sandbox.
+    One folder per set of datasets in the data cache, per data profile, shared by every grading run
+    and filled once; the workspace itself is never exposed to the sandbox.
     """
+    if not datasets:
+        return None
     import data
 
-    target = data.cache_dir() / f"student-{data.profile()}"
-    data.prepare_student_cache(target)
+    target = data.cache_dir() / f"student-{data.profile()}" / "+".join(sorted(set(datasets)))
+    data.prepare_student_cache(target, names=tuple(sorted(set(datasets))))
     return target
 
 
 def sandbox_data_options(course: Course, student_data: Path | None) -> dict:
-    """The course's `data` package and the public data cache, both read-only inside the sandbox."""
+    """The course's `data` package and the question's public data, both read-only in the sandbox."""
     options = {"python_packages": [course.root / "data"], "env": {"COURSE_DATA_OFFLINE": "1"}}
     if student_data is not None:
         options["ro_binds"] = [student_data]

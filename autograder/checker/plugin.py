@@ -10,18 +10,18 @@ import json
 import traceback
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from autograder.checker.api import PartialCredit, StudentError
 from autograder.checker.submission_results import SubmissionResults
+from autograder.protocol.harvest_request import HarvestRequest
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("autograder")
     group.addoption("--results-dir", default=None, help="harvested results of the student's kernel")
     group.addoption("--execution", default=None, help="JSON: status and cell failures of the execution")
-    group.addoption("--grading-seed", type=int, default=0)
+    group.addoption("--harvest-request", default=None, help="folder of the request the kernel received")
     group.addoption("--check-report", default=None, help="where to write the JSON report")
 
 
@@ -29,17 +29,13 @@ def pytest_configure(config):
     config._check_results = []
 
 
-def harvest_request(module, seed: int):
-    """Rebuild the request a check module made for this grading run (same seed, same inputs)."""
-    return module.harvest(np.random.default_rng(seed)) if hasattr(module, "harvest") else None
-
-
 @pytest.fixture(scope="module")
 def submission(request):
     config = request.config
     execution = json.loads(Path(config.getoption("--execution")).read_text()) if config.getoption("--execution") else {}
     results_dir = config.getoption("--results-dir")
-    req = harvest_request(request.module, config.getoption("--grading-seed"))
+    request_dir = config.getoption("--harvest-request")
+    req = HarvestRequest.read(Path(request_dir)) if request_dir else HarvestRequest()
     return SubmissionResults(Path(results_dir) if results_dir else None, req, execution)
 
 
@@ -70,15 +66,6 @@ def thresholds(request, profile):
     path = Path(request.module.__file__).with_name("thresholds.json")
     table = json.loads(path.read_text())
     return {name: by_profile[profile] for name, by_profile in table.items() if isinstance(by_profile, dict)}
-
-
-@pytest.fixture
-def credit():
-    def award(earned: int, total: int, message: str = ""):
-        if earned < total:
-            raise PartialCredit(earned, total, message or f"{earned} of {total} cases passed")
-
-    return award
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -120,7 +107,7 @@ def pytest_sessionfinish(session):
 
 
 def load_check_module(path: Path):
-    """Import a check file by path (trusted code) to read its NOTEBOOK and harvest()."""
+    """Import a check file by path (trusted code) to read its BUDGET, DATASETS and harvest()."""
     spec = importlib.util.spec_from_file_location(f"autograder_checks_{path.parent.name}_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

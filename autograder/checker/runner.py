@@ -43,6 +43,11 @@ class QuestionChecks:
         return sum(c["max_points"] for c in self.catalogue)
 
     @property
+    def datasets(self) -> tuple[str, ...]:
+        """The student-visible datasets the sandbox receives for this question (DATASETS)."""
+        return tuple(getattr(self.module, "DATASETS", ()))
+
+    @property
     def budget(self) -> dict:
         """This question's resource budget (Limits fields, e.g. cell_timeout_s), from its BUDGET."""
         return dict(getattr(self.module, "BUDGET", {}))
@@ -64,16 +69,20 @@ def zero_results(checks: QuestionChecks, message: str) -> list[dict]:
     return [dict(c, points=0.0, passed=False, skipped=False, message=message, detail="") for c in checks.catalogue]
 
 
-def run_checks(course: Course, checks: QuestionChecks, results_dir: Path | None, execution: dict, seed: int) -> list[dict]:
+def run_checks(course: Course, checks: QuestionChecks, results_dir: Path | None, execution: dict,
+               request_dir: Path | None) -> list[dict]:
+    """Run the checks on the harvest of one notebook; `request_dir` holds the request it answered."""
     with tempfile.TemporaryDirectory(prefix="checks-") as tmp:
         report = Path(tmp) / "report.json"
         status = Path(tmp) / "execution.json"
         status.write_text(json.dumps(execution))
         command = [sys.executable, "-m", "pytest", str(checks.path), "-q", "-c", str(PYTEST_INI),
-                   "--rootdir", str(course.checks), f"--execution={status}", f"--grading-seed={seed}",
+                   "--rootdir", str(course.checks), f"--execution={status}",
                    f"--check-report={report}"]
         if results_dir is not None:
             command.append(f"--results-dir={results_dir}")
+        if request_dir is not None:
+            command.append(f"--harvest-request={request_dir}")
         env = dict(os.environ, PYTHONPATH=str(course.root), PYTHONDONTWRITEBYTECODE="1")
         try:
             proc = subprocess.run(command, cwd=course.root, env=env, capture_output=True, text=True,

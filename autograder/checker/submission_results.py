@@ -1,5 +1,6 @@
 """The `submission` fixture: what the student's kernel produced, as data, for the hidden checks.
 
+    submission.calls(function) -> [Outcome] one per case of `function` the checks asked for
     submission.call(name)     -> np.ndarray (or dict of arrays) returned by the student's function
     submission.model(name)    -> GradedModel rebuilt from the exported model
     submission.value(name)    -> a harvested global (JSON value or array)
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autograder.checker.api import StudentError
+from autograder.checker.api import Outcome, StudentError
 from autograder.checker.models import GradedModel, ModelLoadError, load_model
 from autograder.protocol.harvest_results import HarvestError, read_results
 
@@ -32,6 +33,19 @@ class SubmissionResults:
                 where = failure.get("grade_id") or f"cell {failure['index'] + 1}"
                 return f"the notebook stopped at {where} ({failure['kind'].replace('_', ' ')}), so nothing could be checked"
         return harvest_error
+
+    def calls(self, function: str) -> list[Outcome]:
+        """The outcome of every case of `function`; a failed call carries the reason, in words."""
+        outcomes = []
+        for name in self.request.calls_of(function):
+            args, kwargs = self.request.call_args(name)
+            outcome = Outcome(self.request.label(name), args, kwargs, about=self.request.about(name))
+            try:
+                outcome.value = self.call(name)
+            except StudentError as err:
+                outcome.error = str(err)
+            outcomes.append(outcome)
+        return outcomes
 
     def call(self, name: str):
         try:
@@ -53,7 +67,9 @@ class SubmissionResults:
                 self._models[name] = load_model(exported.path, exported.framework)
             except HarvestError as err:
                 variable = self.request.model_spec(name).get("variable", name)
-                raise StudentError(f"exporting your model `{variable}` failed: {err}") from None
+                raise StudentError(
+                    f"the grader could not save your model `{variable}` to rebuild it ({err}); keep the "
+                    f"trained model in `{variable}`, built from standard Keras layers or PyTorch modules") from None
             except ModelLoadError as err:
                 raise StudentError(str(err)) from None
         return self._models[name]

@@ -51,12 +51,58 @@ def _save_call_result(name, out, results_dir):
     return fname
 
 
+def _keras_sublayers(model):
+    """The model and every layer under it, nested models included, each once."""
+    seen, stack, found = set(), [model], []
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        found.append(layer)
+        children = getattr(layer, "_layers", None)  # every tracked sublayer (Keras 3)
+        if children is None:
+            children = getattr(layer, "layers", None) or []
+        stack.extend(children)
+    return found
+
+
+class _linear_for_none_activations:
+    """Serialise `activation = None` (e.g. the keras.io Grad-CAM recipe's
+    `model.layers[-1].activation = None`) as the identity it means.
+
+    Keras layers apply no activation when it is None, exactly as with keras.activations.linear, but
+    Keras cannot serialise None (TypeError in activations.serialize), so such a model cannot be
+    saved at all. Those layers, and only those, are looked for before the save (a known cause, found
+    without a failed save and its partial file; any other failure is reported as it is) and hold
+    `linear` during the save only: the student's objects get None back afterwards.
+    """
+
+    def __init__(self, model, keras):
+        self.model, self.linear, self.patched = model, keras.activations.linear, []
+
+    def __enter__(self):
+        for layer in _keras_sublayers(self.model):
+            # Only a plain attribute set to None (an RNN's `activation` is a read-only view of its
+            # cell's, and the cell is patched itself).
+            if "activation" in vars(layer) and layer.activation is None:
+                layer.activation = self.linear
+                self.patched.append(layer)
+        return self
+
+    def __exit__(self, *exc):
+        for layer in self.patched:
+            layer.activation = None
+        return False
+
+
 def _export_model(name, obj, spec, results_dir):
     keras = _sys.modules.get("keras")
     torch = _sys.modules.get("torch")
     if keras is not None and isinstance(obj, keras.Model):
         fname = f"model-{name}.keras"
-        obj.save(_os.path.join(results_dir, fname))
+        with _linear_for_none_activations(obj, keras):
+            obj.save(_os.path.join(results_dir, fname))
         return "keras", fname
     if torch is not None and isinstance(obj, torch.nn.Module):
         shape = spec.get("torch_example_shape")

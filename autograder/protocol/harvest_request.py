@@ -1,14 +1,15 @@
 """HarvestRequest: what the trusted grader asks the student's kernel for.
 
-Written as request.json + request.npz (no pickles) into a fresh directory in
-the sandbox scratch; read there by harvest.py running inside the kernel.
+Written once per grading run as request.json + request.npz (no pickles): the executor hands a copy
+to the kernel (read there by kernel_side/harvest.py), and the check process reads the same files,
+so both sides see exactly the inputs that were drawn.
 """
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -32,16 +33,24 @@ def _check_ident(var: str) -> str:
 
 
 def _check_json(value: Any) -> Any:
-    # Round trip: rejects NaN-free? no; rejects non-JSON types early, at request time.
+    # A JSON round trip rejects non-JSON types (and NaN) at request time, not in the kernel.
     try:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as e:
         raise TypeError(f"argument {value!r} is neither an ndarray nor JSON data: {e}") from None
 
 
+class Case:
+    """The arguments of one call of a student function: Case(image, kernel, stride=2)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args, self.kwargs = args, kwargs
+
+
 class HarvestRequest:
     def __init__(self) -> None:
         self._calls: dict[str, tuple[str, tuple, dict]] = {}
+        self._about: dict[str, str] = {}
         self._models: dict[str, dict] = {}
         self._values: dict[str, str] = {}
 
@@ -63,6 +72,17 @@ class HarvestRequest:
         for k in kwargs:
             _check_ident(k)
         self._calls[name] = (function, tuple(norm(a) for a in args), {k: norm(v) for k, v in kwargs.items()})
+        return self
+
+    def cases(self, function: str, cases: dict[str, Case],
+              describe: "Callable[[Case], str] | None" = None) -> "HarvestRequest":
+        """One call of `function` per case; call names are `<function>-<label>`, so checks ask for
+        a function's cases (SubmissionResults.calls) and never build names by hand."""
+        for label, case in cases.items():
+            name = f"{function}-{label}"
+            self.call(name, function, *case.args, **case.kwargs)
+            if describe is not None:
+                self._about[name] = str(describe(case))[:200]
         return self
 
     def model(self, name: str, variable: str = "model", torch_example_shape: tuple[int, ...] | None = None) -> "HarvestRequest":
@@ -101,6 +121,18 @@ class HarvestRequest:
     def call_function(self, name: str) -> str:
         return self._calls[name][0]
 
+    def calls_of(self, function: str) -> list[str]:
+        """Names of the calls of `function`, in request order."""
+        return [name for name, (fn, _, _) in self._calls.items() if fn == function]
+
+    def label(self, name: str) -> str:
+        """A call's case label (its name without the function prefix)."""
+        prefix = self._calls[name][0] + "-"
+        return name[len(prefix):] if name.startswith(prefix) else name
+
+    def about(self, name: str) -> str:
+        return self._about.get(name, "")
+
     def model_spec(self, name: str) -> dict:
         return dict(self._models[name])
 
@@ -127,7 +159,7 @@ class HarvestRequest:
             "version": 1,
             "calls": [
                 {"name": n, "function": f, "args": [enc(a) for a in args],
-                 "kwargs": {k: enc(v) for k, v in kw.items()}}
+                 "kwargs": {k: enc(v) for k, v in kw.items()}, "about": self._about.get(n, "")}
                 for n, (f, args, kw) in self._calls.items()
             ],
             "models": [{"name": n, **spec} for n, spec in self._models.items()],
@@ -135,3 +167,21 @@ class HarvestRequest:
         }
         (dirpath / REQUEST_JSON).write_text(json.dumps(doc))
         np.savez(dirpath / REQUEST_NPZ, **arrays)
+
+    @classmethod
+    def read(cls, dirpath: Path) -> "HarvestRequest":
+        """The request as written by `write` (trusted files: the grader wrote them)."""
+        dirpath = Path(dirpath)
+        doc = json.loads((dirpath / REQUEST_JSON).read_text())
+        with np.load(dirpath / REQUEST_NPZ, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        dec = lambda v: arrays[v["array"]] if "array" in v else v["json"]  # noqa: E731
+        req = cls()
+        for c in doc["calls"]:
+            req._calls[c["name"]] = (c["function"], tuple(dec(a) for a in c["args"]),
+                                     {k: dec(v) for k, v in c["kwargs"].items()})
+            if c.get("about"):
+                req._about[c["name"]] = c["about"]
+        req._models = {m["name"]: {k: v for k, v in m.items() if k != "name"} for m in doc["models"]}
+        req._values = {v["name"]: v["variable"] for v in doc["values"]}
+        return req

@@ -8,8 +8,8 @@ import pytest
 
 from autograder.checker.api import HarvestRequest
 
-NOTEBOOK = "mnist_cnn"
 BUDGET = {"cell_timeout_s": 900, "notebook_timeout_s": 1800}  # CPU training on the full 60k set
+DATASETS = ("mnist",)
 PARAMS = 147_402
 CONV_FILTERS = [32, 64, 64]
 CONV_SPATIAL = [(28, 28), (14, 14), (7, 7)]  # "same" padding after 0, 1, 2 poolings
