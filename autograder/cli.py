@@ -1,7 +1,9 @@
 """The instructor's command line: `python -m autograder <command>`.
 
     build      build the course website (warnings are errors)
-    release    solutions/<hw> -> assignments/<hw> via nbgrader; --check fails when stale
+    release    solutions/<hw> -> assignments/<hw> via nbgrader; --check fails when stale;
+               --verify grades the reference, the blank notebook and every declared example
+    examples   regenerate examples/submissions/ from the declarations in examples/<hw>/<q>.py
     collect    submissions from nbgrader's exchange, or from a folder/zip <student>/<hw>/<q>.ipynb
     grade      run every collected notebook in the sandbox and score it with the hidden checks
     feedback   write feedback for students (per-check report + nbgrader's notebook feedback)
@@ -32,19 +34,44 @@ def cmd_build(course: Course, args) -> int:
 
 
 def cmd_release(course: Course, args) -> int:
-    from .release import check_release, release
+    from .release import ReleaseError, check_release, release
+    from .verify import graded_problems
 
     homeworks = [args.homework] if args.homework else course.homeworks()
-    if args.check:
-        stale = {hw: check_release(course, hw) for hw in homeworks}
-        stale = {hw: names for hw, names in stale.items() if names}
-        for hw, names in stale.items():
-            console.print(f"[red]assignments/{hw} is stale[/red]: {', '.join(names)} (run `make release`)")
-        if not stale:
-            console.print("assignments/ is up to date with solutions/")
-        return 1 if stale else 0
-    for hw in homeworks:
-        console.print(f"released {release(course, hw)}")
+    unknown = [hw for hw in homeworks if hw not in course.homeworks()]
+    if unknown:
+        console.print(f"[red]no homework {unknown[0]!r}[/red]; the course has: {', '.join(course.homeworks())}")
+        return 2
+    try:
+        if args.check:
+            stale = {hw: check_release(course, hw) for hw in homeworks}
+            stale = {hw: names for hw, names in stale.items() if names}
+            for hw, names in stale.items():
+                console.print(f"[red]assignments/{hw} is stale[/red]: {', '.join(names)} (run `make release`)")
+            if not stale:
+                console.print("assignments/ is up to date with solutions/")
+            return 1 if stale else 0
+        for hw in homeworks:
+            console.print(f"released {release(course, hw)}")
+    except ReleaseError as err:
+        console.print(f"[red]{err}[/red]", soft_wrap=True)
+        return 1
+    if args.verify:
+        problems = [p for hw in homeworks for p in graded_problems(course, hw)]
+        for problem in problems:
+            console.print(f"[red]verify:[/red] {problem}", soft_wrap=True)
+        console.print(f"verified {', '.join(homeworks)}: " + (f"{len(problems)} problem(s)" if problems else
+                      "every example earns exactly its declared points"))
+        return 1 if problems else 0
+    return 0
+
+
+def cmd_examples(course: Course, args) -> int:
+    from .examples import generate
+
+    out = Path(args.output) if args.output else course.root / "examples" / "submissions"
+    written = generate(course, out)
+    console.print(f"wrote {len(written)} files into {out}")
     return 0
 
 
@@ -156,7 +183,13 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("release", help="generate student versions with nbgrader")
     s.add_argument("homework", nargs="?")
     s.add_argument("--check", action="store_true", help="fail if assignments/ is stale")
+    s.add_argument("--verify", action="store_true",
+                   help="then grade the reference, the blank notebook and the declared examples")
     s.set_defaults(func=cmd_release)
+
+    s = sub.add_parser("examples", help="regenerate the example submissions")
+    s.add_argument("--output", help="folder (default: examples/submissions)")
+    s.set_defaults(func=cmd_examples)
 
     s = sub.add_parser("collect", help="collect submissions")
     s.add_argument("homework")

@@ -1,19 +1,30 @@
 """Release: solutions/<hw>/ -> assignments/<hw>/ through nbgrader's own generate_assignment.
 
-nbgrader strips the solution regions, locks cells and records every graded cell (with its
-checksum and points) in the gradebook. `check_release` regenerates into a scratch course and
-fails when the committed student versions are stale, so CI catches a forgotten release.
+Steps, in order:
+    derive   copy the masters, appending each question's hidden-checks cell with the points its
+             check file awards (authors never type them)
+    vet      refuse a question that breaks the static rules (verify.static_problems)
+    generate nbgrader strips the solution regions, locks cells and records every graded cell (with
+             its checksum and points) in the gradebook
+    scan     no solution or hidden-test marker reached a student file
+
+`check_release` regenerates into a scratch course and fails when the committed student versions are
+stale, so CI catches a forgotten release.
 """
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
+import nbformat
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
+from .checker.runner import load_checks
 from .course import Course
 
 # Text that must never reach a student-facing file.
@@ -32,18 +43,67 @@ def nbgrader_api(course: Course, **overrides) -> NbGraderAPI:
     return NbGraderAPI(coursedir=coursedir, config=config)
 
 
+def hidden_checks_cell(question: str, points: float):
+    """The locked, graded placeholder the gradebook records the hidden checks' score against."""
+    cell = nbformat.v4.new_code_cell(
+        f"# Hidden checks ({points:g} points): run by the autograder after you submit.\n"
+        "# They call your functions on inputs chosen at grading time and rebuild your model to measure it.")
+    cell["id"] = f"{question}-hidden-checks"
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"{question}_hidden_checks", "locked": True,
+                                 "points": points, "schema_version": 3, "solution": False}
+    return cell
+
+
+def is_hidden_checks_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+@contextlib.contextmanager
+def derived_sources(course: Course, homework: str):
+    """A copy of solutions/ in which each master of `homework` ends with its hidden-checks cell,
+    worth what its check file awards; yields the folder to give nbgrader as source directory."""
+    with tempfile.TemporaryDirectory(prefix="release-") as tmp:
+        source = Path(tmp) / "source"
+        shutil.copytree(course.solutions / homework, source / homework)
+        for question in course.questions(homework):
+            path = source / homework / f"{question}.ipynb"
+            nb = nbformat.read(path, as_version=4)
+            nb.cells = [c for c in nb.cells if not is_hidden_checks_cell(c)]
+            nb.cells.append(hidden_checks_cell(question, load_checks(course, homework, question).max_points))
+            nbformat.write(nb, path)
+        yield source
+
+
+def generate(course: Course, homework: str, release_directory: Path) -> Path:
+    """nbgrader's generate_assignment on the derived sources into release_directory/<homework>;
+    refuses a homework that breaks the authoring rules (verify.static_problems) before and after."""
+    from .verify import static_problems
+
+    with derived_sources(course, homework) as source:
+        api = nbgrader_api(course, source_directory=str(source), release_directory=str(release_directory))
+        result = api.generate_assignment(homework, force=True, create=True)
+    if not result["success"]:
+        raise ReleaseError(f"nbgrader could not release {homework}:\n{result.get('error') or result.get('log')}")
+    released = Path(release_directory) / homework
+    _normalise(released)
+    problems = static_problems(course, homework, released)
+    leaked = find_secrets(released)
+    if problems or leaked:
+        raise ReleaseError(f"{homework} was not released, it breaks the authoring rules:\n  "
+                           + "\n  ".join(problems + [f"marker in a student file: {hit}" for hit in leaked]))
+    return released
+
+
 def release(course: Course, homework: str) -> Path:
     """Generate the student version of `homework` and register it in the gradebook."""
     course.ensure_workspace()
-    result = nbgrader_api(course).generate_assignment(homework, force=True, create=True)
-    if not result["success"]:
-        raise ReleaseError(f"nbgrader could not release {homework}:\n{result.get('error') or result.get('log')}")
-    released = course.assignments / homework
-    _normalise(released)
-    leaks = find_secrets(released)
-    if leaks:
-        raise ReleaseError(f"solution or hidden-test text reached the student version: {leaks}")
-    return released
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = generate(course, homework, Path(tmp))
+        target = course.assignments / homework
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(fresh, target)
+    return target
 
 
 def _normalise(folder: Path) -> None:
@@ -67,12 +127,7 @@ def check_release(course: Course, homework: str) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Course(root=course.root, workspace=Path(tmp) / "workspace")
         scratch.ensure_workspace()
-        out = Path(tmp) / "release"
-        result = nbgrader_api(scratch, release_directory=str(out)).generate_assignment(homework, force=True, create=True)
-        if not result["success"]:
-            raise ReleaseError(f"nbgrader could not release {homework}:\n{result.get('error') or result.get('log')}")
-        fresh = out / homework
-        _normalise(fresh)
+        fresh = generate(scratch, homework, Path(tmp) / "release")
         committed = course.assignments / homework
         names = {p.name for p in fresh.glob("*.ipynb")} | {p.name for p in committed.glob("*.ipynb")}
         return sorted(
@@ -90,6 +145,4 @@ def register(course: Course, homework: str) -> None:
     """
     course.ensure_workspace()
     with tempfile.TemporaryDirectory() as tmp:
-        result = nbgrader_api(course, release_directory=tmp).generate_assignment(homework, force=True, create=True)
-        if not result["success"]:
-            raise ReleaseError(f"nbgrader could not register {homework}:\n{result.get('error') or result.get('log')}")
+        generate(course, homework, Path(tmp))

@@ -1,8 +1,10 @@
 """The instructor's path end to end on the bundled example submissions: collect, grade in the
 sandbox with the hidden checks, gradebook, feedback, export, re-grade and resume.
 
-One grading run (module scope) serves every test; the expected scores are the ones the example
-README promises, and each wrong answer loses exactly the checks its mistake breaks.
+One grading run (module scope) serves every test. The expected points come from the examples'
+declarations (examples/<homework>/<question>.py): for every question, the reference earns full marks,
+the blank released notebook and the garbage students earn nothing, and each declared wrong answer
+loses exactly the checks its mistake breaks.
 """
 import csv
 import json
@@ -11,31 +13,19 @@ import pytest
 from grading_support import EXAMPLES, HOMEWORK, grade, points, recorded, submit, temp_course
 from nbgrader.api import Gradebook
 
+from autograder import examples as ex
 from autograder.checker.runner import load_checks
+from autograder.course import Course
 from autograder.collect import collect
 from autograder.export import export_csv, export_gradescope
 from autograder.feedback import generate_feedback
 
-QUESTIONS = ("conv_by_hand", "opencv_filters", "mnist_cnn", "gradcam")
-MAX = {"conv_by_hand": 10, "opencv_filters": 8, "mnist_cnn": 10, "gradcam": 8}
-
-# (student, question) -> (status, autograded score); every other pair is "missing", 0.
-EXPECTED = {
-    ("reference", "conv_by_hand"): ("graded", 10), ("reference", "opencv_filters"): ("graded", 8),
-    ("reference", "mnist_cnn"): ("graded", 10), ("reference", "gradcam"): ("graded", 8),
-    ("pytorch", "mnist_cnn"): ("graded", 10),
-    ("flipped_kernel", "conv_by_hand"): ("graded", 2), ("flipped_kernel", "opencv_filters"): ("graded", 8),
-    ("off_by_one", "conv_by_hand"): ("graded", 5.625),
-    ("wrong_border", "opencv_filters"): ("graded", 5),
-    ("swapped_sobel", "opencv_filters"): ("graded", 4.8334),
-    ("missing_layer", "mnist_cnn"): ("graded", 6),
-    ("untrained_model", "mnist_cnn"): ("graded", 5),
-    ("gradcam_no_relu", "gradcam"): ("graded", 3),
-    ("broken", "conv_by_hand"): ("graded", 0),
-    ("infinite_loop", "conv_by_hand"): ("timed out", 0),
-    ("not_json", "conv_by_hand"): ("invalid", 0),
-}
-STUDENTS = sorted({student for student, _ in EXPECTED})
+COURSE = Course()
+QUESTIONS = COURSE.questions(HOMEWORK)
+MAX = {q: load_checks(COURSE, HOMEWORK, q).max_points for q in QUESTIONS}
+# (student, question) -> the declared example: every example of every question (autograder/examples.py)
+DECLARED = {(e.student, q): e for q in QUESTIONS for e in ex.examples(COURSE, HOMEWORK, q)}
+STUDENTS = sorted({student for student, _ in DECLARED})
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +41,24 @@ def graded(tmp_path_factory):
 def test_collect_takes_every_example(graded):
     course, _ = graded
     submitted = {(p.parts[-3], p.stem) for p in course.submitted.glob(f"*/{HOMEWORK}/*.ipynb")}
-    assert submitted == {pair for pair in EXPECTED}
+    assert submitted == set(DECLARED)
+
+
+@pytest.mark.parametrize("student, question", sorted(DECLARED), ids=lambda v: str(v))
+def test_every_example_earns_exactly_its_declared_points(graded, student, question):
+    _, grades = graded
+    catalogue = load_checks(COURSE, HOMEWORK, question).catalogue
+    problems = ex.compare(grades[student, question], DECLARED[student, question], catalogue)
+    assert not problems, f"{student}/{question}: " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("student", STUDENTS)
-def test_scores_and_statuses(graded, student):
+def test_questions_not_submitted_are_missing(graded, student):
     _, grades = graded
     for question in QUESTIONS:
-        status, score = EXPECTED.get((student, question), ("missing", 0))
-        result = grades[student, question]
-        assert (result.status, result.score, result.max_score) == (status, score, MAX[question]), \
-            f"{student}/{question}: {result.message}; {result.checks}"
+        if (student, question) not in DECLARED:
+            result = grades[student, question]
+            assert (result.status, result.score, result.max_score) == ("missing", 0, MAX[question])
 
 
 def test_wrong_answers_lose_the_checks_their_mistake_breaks(graded):
@@ -105,11 +102,10 @@ def test_gradebook_holds_one_grade_per_notebook(graded):
     with Gradebook(course.db_url) as gb:
         for student in STUDENTS:
             for question in QUESTIONS:
-                status, score = EXPECTED.get((student, question), ("missing", 0))
-                if status == "missing":
+                if (student, question) not in DECLARED:
                     continue
                 notebook = gb.find_submission_notebook(question, HOMEWORK, student)
-                assert notebook.score == pytest.approx(score)
+                assert notebook.score == pytest.approx(grades[student, question].score)
         # The written answer waits for a TA; nbgrader knows it.
         opencv = gb.find_submission_notebook("opencv_filters", HOMEWORK, "reference")
         assert opencv.needs_manual_grade and opencv.max_score == 10
