@@ -12,6 +12,8 @@ export COURSE_DATA_MIRROR ?= $(MIRROR)
 export COURSE_DATA_OFFLINE ?= 1
 endif
 DEMO_WORKSPACE := workspace/demo
+# Every homework authored in solutions/, in name order.
+HOMEWORKS := $(sort $(notdir $(wildcard solutions/hw*)))
 
 .PHONY: demo test install system-deps build release grade-demo clean
 
@@ -43,11 +45,13 @@ demo: install
 	rm -rf $(DEMO_WORKSPACE)
 	$(PY) -m autograder release --check || $(PY) -m autograder release
 	$(PY) -m autograder build
-	$(PY) -m autograder --workspace $(DEMO_WORKSPACE) collect hw1 --from examples/submissions
-	$(PY) -m autograder --workspace $(DEMO_WORKSPACE) grade hw1
-	$(PY) -m autograder --workspace $(DEMO_WORKSPACE) feedback hw1
-	$(PY) -m autograder --workspace $(DEMO_WORKSPACE) export hw1
-	$(PY) -m autograder --workspace $(DEMO_WORKSPACE) table hw1
+	for hw in $(HOMEWORKS); do \
+	  $(PY) -m autograder --workspace $(DEMO_WORKSPACE) collect $$hw --from examples/submissions && \
+	  $(PY) -m autograder --workspace $(DEMO_WORKSPACE) grade $$hw && \
+	  $(PY) -m autograder --workspace $(DEMO_WORKSPACE) feedback $$hw && \
+	  $(PY) -m autograder --workspace $(DEMO_WORKSPACE) table $$hw || exit 1; \
+	done
+	$(PY) -m autograder --workspace $(DEMO_WORKSPACE) export
 
 test: install
 	$(PY) -m pytest

@@ -42,12 +42,12 @@ def empty_kernel_cost(repeat: int) -> list[float]:
     return times
 
 
-def grade_examples(students: list[str] | None, repeat: int) -> dict[tuple[str, str], list[dict]]:
+def grade_examples(homework: str, students: list[str] | None, repeat: int) -> dict[tuple[str, str], list[dict]]:
     samples: dict[tuple[str, str], list[dict]] = {}
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as workspace:
             course = Course(REPO_ROOT, Path(workspace))
-            collect(course, "hw1", EXAMPLES)
+            collect(course, homework, EXAMPLES)
             last = [time.perf_counter()]
 
             def timed(grade):
@@ -57,12 +57,13 @@ def grade_examples(students: list[str] | None, repeat: int) -> dict[tuple[str, s
                      "status": grade.status, "limit": grade.limit_hit})
                 last[0] = now
 
-            grade_homework(course, "hw1", GradingOptions(regrade=True), students=students, on_graded=timed)
+            grade_homework(course, homework, GradingOptions(regrade=True), students=students, on_graded=timed)
     return samples
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--homework", nargs="*", help="homeworks to grade (default: all)")
     parser.add_argument("--students", nargs="*", help="example students to grade (default: all)")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
@@ -75,7 +76,9 @@ def main() -> None:
         table.add_column(name, justify="left" if name in ("student", "question", "status", "limit hit") else "right")
     start = empty_kernel_cost(args.repeat)
     table.add_row("(empty notebook)", "-", "ok", f"{statistics.median(start):.1f}", "", "", "", "")
-    for (student, question), runs in sorted(grade_examples(args.students, args.repeat).items()):
+    samples = {key: runs for homework in (args.homework or Course().homeworks())
+               for key, runs in grade_examples(homework, args.students, args.repeat).items()}
+    for (student, question), runs in sorted(samples.items()):
         if runs[0]["status"] == "missing":
             continue
         median = lambda key: statistics.median(r[key] for r in runs if r[key] is not None) \
