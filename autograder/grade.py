@@ -25,7 +25,7 @@ from .checker.runner import QuestionChecks, load_checks, run_checks, zero_result
 from .collect import submissions
 from .course import Course
 from .gradebook import NotebookGrade, graded_notebooks, open_gradebook, record
-from .release import register
+from .release import is_hidden_checks_cell, register
 from .executor import Limits, execute_notebook
 from .submission import grade_id, is_answer_cell, load_submission
 
@@ -148,9 +148,8 @@ def released_template(course: Course, homework: str, question: str):
 def hidden_cell_id(course: Course, homework: str, question: str) -> str:
     template = released_template(course, homework, question)
     for cell in template.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
-            return meta["grade_id"]
+        if is_hidden_checks_cell(cell):
+            return grade_id(cell)
     raise LookupError(f"{homework}/{question} has no hidden-checks cell (a locked, graded code cell)")
 
 
