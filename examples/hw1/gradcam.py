@@ -15,11 +15,12 @@ NO_RELU_GRADCAM = '''def make_gradcam_heatmap(img_array, model, last_conv_layer_
     heatmap = tf.reduce_sum(conv_output[0] * weights, axis=-1)
     return (heatmap / tf.reduce_max(heatmap)).numpy()'''
 
-# The keras.io Grad-CAM example, as students copy it: the model's last activation is removed, and
-# the heatmap is computed with a matrix product and normalised with tf.maximum.
+# The keras.io Grad-CAM example, as students adapt it to a Sequential model (whose `model.output`
+# Keras 3 does not define): the model's last activation is removed, and the heatmap is computed with
+# a matrix product and normalised with tf.maximum.
 KERAS_IO_GRADCAM = '''def make_gradcam_heatmap(img_array, model, last_conv_layer_name, pred_index=None):
     grad_model = keras.models.Model(
-        model.inputs, [model.get_layer(last_conv_layer_name).output, model.output]
+        model.inputs, [model.get_layer(last_conv_layer_name).output, model.layers[-1].output]
     )
     with tf.GradientTape() as tape:
         last_conv_layer_output, preds = grad_model(img_array)
