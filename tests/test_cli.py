@@ -1,0 +1,120 @@
+"""cli.py: `python -m autograder` run as the instructor runs it (a subprocess, --workspace pointing at a
+prepared gradebook) for help, usage errors, table and export; export elsewhere and feedback in-process."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+from test_gradebook import (DETAIL, HOMEWORK, SECRET, check, conv_checks, notebook_grade, record_grades,
+                            registered_course, zero_checks)
+
+from autograder import cli
+from autograder.course import REPO_ROOT
+
+
+def autograder(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def table_rows(output: str) -> dict[str, list[str]]:
+    """Body rows of a rich table, keyed by their first cell."""
+    rows = {}
+    for line in output.splitlines():
+        if line.count("│") >= 2:
+            cells = [c.strip() for c in line.split("│")[1:-1]]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """alice: conv_by_hand 10/10, gradcam 5/8; bob: conv_by_hand timed out with 2/10, mnist_cnn not
+    submitted. (No question with a written answer: how those count in totals is about to change.)"""
+    course = registered_course(tmp_path_factory, "cli")
+    grades = [
+        notebook_grade("alice", "conv_by_hand", wall_s=3.2, peak_rss_mb=150.4),
+        notebook_grade("alice", "gradcam", wall_s=2.0, peak_rss_mb=180.2, checks=[
+            check("test_heatmap_shape", "The heatmap has the right size.", 2),
+            check("test_matches_reference_gradcam", "Matches a reference Grad-CAM.", 6, 3,
+                  message="heatmaps differ for 2 of 4 images", detail=DETAIL)]),
+        notebook_grade("bob", "conv_by_hand", "timed out", checks=conv_checks(xcorr=0, conv=0, non_square=0),
+                       message="timed out in conv_xcorr_solution; limit hit: wall time", wall_s=61.0,
+                       peak_rss_mb=90.0, limit_hit="wall time"),
+        notebook_grade("bob", "mnist_cnn", "missing", message="this question was not submitted",
+                       checks=zero_checks([{"id": "t", "title": "Parameters.", "max_points": 10.0}], "not submitted")),
+    ]
+    record_grades(course, *grades)
+    return course, grades
+
+
+def test_help_lists_every_command():
+    result = autograder("--help")
+    assert result.returncode == 0, result.stderr
+    commands = next(a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert {"table", "export", "feedback", "grade"} <= set(commands)
+    for name in commands:
+        assert name in result.stdout, name
+    assert "--workspace" in result.stdout
+
+
+@pytest.mark.parametrize("args", [(), ("no-such-command",), ("table", "--no-such-option")])
+def test_bad_usage_exits_2(args):
+    result = autograder(*args)
+    assert result.returncode == 2 and "usage:" in result.stderr, result
+
+
+def test_table(graded):
+    course, _ = graded
+    result = autograder("--workspace", str(course.workspace), "table", HOMEWORK)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # Questions in the book's order (not alphabetical: gradcam comes after mnist_cnn there).
+    shown = [q for q in course.questions(HOMEWORK) if q in {"conv_by_hand", "gradcam", "mnist_cnn"}]
+    header = next(line for line in out.splitlines() if "conv_by_hand" in line)
+    assert [header.index(q) for q in shown] == sorted(header.index(q) for q in shown)
+    columns = ["student", *shown, "total", "time", "peak MB", "limits hit"]
+    assert all(c.split()[0] in header for c in columns)
+
+    rows = table_rows(out)
+    assert set(rows) == {"alice", "bob"}
+    alice = dict(zip(columns[1:], rows["alice"]))
+    bob = dict(zip(columns[1:], rows["bob"]))
+    assert (alice["conv_by_hand"], alice["gradcam"], alice["mnist_cnn"]) == ("10/10", "5/8", "")
+    assert (alice["total"], alice["time"], alice["peak MB"], alice["limits hit"]) == ("15/18", "5 s", "180", "")
+    assert (bob["conv_by_hand"], bob["mnist_cnn"], bob["gradcam"]) == ("2/10 (timed out)", "0/10 (missing)", "")
+    assert (bob["total"], bob["time"], bob["limits hit"]) == ("2/20", "61 s", "wall time (conv_by_hand)")
+    assert SECRET not in out
+
+
+def test_export_writes_csv_and_results(graded, tmp_path):
+    course, grades = graded
+    result = autograder("--workspace", str(course.workspace), "export", HOMEWORK)
+    assert result.returncode == 0, result.stderr
+    csv_path, gradescope = course.workspace / "grades.csv", course.workspace / "gradescope"
+    assert str(csv_path) in result.stdout.replace("\n", "") and "2 results.json" in result.stdout
+    with csv_path.open(newline="") as handle:
+        rows = {(r["student"], r["notebook"]): r for r in csv.DictReader(handle)}
+    assert {k: (r["status"], float(r["autograded_score"])) for k, r in rows.items()} == \
+        {(g.student, g.notebook): (g.status, g.score) for g in grades}
+    bob = json.loads((gradescope / "bob" / HOMEWORK / "results.json").read_text())
+    assert bob["score"] == 2 and bob["extra_data"]["conv_by_hand"]["limit_hit"] == "wall time"
+    assert len(bob["tests"]) == 4 + 1
+
+    # Elsewhere, when asked (in-process: a second interpreter importing nbgrader costs seconds).
+    assert cli.main(["--workspace", str(course.workspace), "export", HOMEWORK,
+                     "--csv", str(tmp_path / "g.csv"), "--gradescope", str(tmp_path / "gs")]) == 0
+    assert (tmp_path / "g.csv").read_text() == csv_path.read_text()
+    assert sorted(p.relative_to(tmp_path / "gs").parts for p in (tmp_path / "gs").rglob("*.json")) == \
+        [("alice", HOMEWORK, "results.json"), ("bob", HOMEWORK, "results.json")]
+
+
+def test_feedback_command(graded, capsys):
+    course, _ = graded
+    assert cli.main(["--workspace", str(course.workspace), "feedback", HOMEWORK]) == 0
+    assert "wrote feedback for 2 submissions" in capsys.readouterr().out
+    assert (course.feedback / "bob" / HOMEWORK / "checks.html").exists()
