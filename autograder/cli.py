@@ -52,7 +52,7 @@ def cmd_release(course: Course, args) -> int:
                 console.print("assignments/ is up to date with solutions/")
             return 1 if stale else 0
         for hw in homeworks:
-            console.print(f"released {release(course, hw)}")
+            console.print(f"released {release(course, hw)}", soft_wrap=True)
     except ReleaseError as err:
         console.print(f"[red]{err}[/red]", soft_wrap=True)
         return 1
@@ -71,7 +71,7 @@ def cmd_examples(course: Course, args) -> int:
 
     out = Path(args.output) if args.output else course.root / "examples" / "submissions"
     written = generate(course, out)
-    console.print(f"wrote {len(written)} files into {out}")
+    console.print(f"wrote {len(written)} files into {out}", soft_wrap=True)
     return 0
 
 
@@ -115,7 +115,7 @@ def cmd_feedback(course: Course, args) -> int:
     from .feedback import generate_feedback
 
     written, nbgrader_problem = generate_feedback(course, args.homework)
-    console.print(f"wrote feedback for {len(written)} submissions under {course.feedback}")
+    console.print(f"wrote feedback for {len(written)} submissions under {course.feedback}", soft_wrap=True)
     if nbgrader_problem:
         console.print(f"[red]{nbgrader_problem}[/red]")
         return 1
@@ -127,7 +127,7 @@ def cmd_export(course: Course, args) -> int:
 
     csv_path = export_csv(course, Path(args.csv or course.workspace / "grades.csv"), args.homework)
     results = export_gradescope(course, Path(args.gradescope or course.workspace / "gradescope"), args.homework)
-    console.print(f"wrote {csv_path} and {len(results)} results.json files")
+    console.print(f"wrote {csv_path} and {len(results)} results.json files", soft_wrap=True)
     return 0
 
 
@@ -135,8 +135,10 @@ def cmd_table(course: Course, args) -> int:
     from .export import grade_rows
 
     rows = grade_rows(course, args.homework)
-    notebooks = sorted({r["notebook"] for r in rows}, key=lambda n: course.questions(args.homework).index(n)
-                       if args.homework and n in course.questions(args.homework) else 0)
+    # Book order: homework by homework, each in its table-of-contents order.
+    order = [(hw, q) for hw in course.homeworks() for q in course.questions(hw)]
+    notebooks = sorted({r["notebook"] for r in rows},
+                       key=lambda n: next((i for i, (_, q) in enumerate(order) if q == n), len(order)))
     table = Table(title=f"Autograded scores{': ' + args.homework if args.homework else ''}")
     table.add_column("student")
     for nb in notebooks:

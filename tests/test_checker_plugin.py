@@ -23,7 +23,8 @@ DATASETS = ("mnist",)
 
 def harvest(rng):
     cases = {f"case_{i}": Case(np.arange(4.0) + i) for i in range(4)}
-    return HarvestRequest().cases("double", cases).value("name", variable="name")
+    return (HarvestRequest().cases("double", cases).value("name", variable="name")
+            .cases("label", {"one": Case(1.0)}))
 
 
 @pytest.mark.points(2)
@@ -44,6 +45,12 @@ def test_name(submission):
     """name is a string."""
     if not isinstance(submission.value("name"), str):
         raise StudentError("name must be a string")
+
+
+@pytest.mark.points(1)
+def test_label(submission):
+    """label returns the word for a number."""
+    score(submission.calls("label"), lambda got, case: None if got == "one" else "wrong word", what="label")
 
 
 @pytest.mark.points(1)
@@ -76,25 +83,28 @@ def grade_functions(tmp_path, checks, namespace):
 
 def test_the_check_file_declares_budget_datasets_and_points(question):
     assert question.budget == {"cell_timeout_s": 5} and question.datasets == ("mnist",)
-    assert [c["max_points"] for c in question.catalogue] == [2, 1, 1, 1]
+    assert [c["max_points"] for c in question.catalogue] == [2, 1, 1, 1, 1]
     assert question.catalogue[0]["title"] == "double returns twice its input."
 
 
 def test_report_gives_partial_credit_messages_and_grader_faults(tmp_path, question):
-    report = grade_functions(tmp_path, question, {"double": doubles_but_the_last, "name": 3})
+    report = grade_functions(tmp_path, question, {"double": doubles_but_the_last, "name": 3,
+                                                  "label": lambda x: ["one"]})
     assert report["test_values"]["points"] == 1.5  # 3 of the 4 cases
     assert report["test_values"]["message"].startswith("doubled: 3 of 4 right; for example, the case 3:")
     assert report["test_all_values"]["points"] == 0
     assert report["test_name"]["message"] == "name must be a string"
+    assert report["test_label"]["points"] == 0 and "wrong word" in report["test_label"]["message"]
     fault = report["test_grader_fault"]
     assert fault["points"] == 0 and "KeyError" in fault["message"] and "instructor" in fault["message"]
     assert "a bug in the check" in fault["detail"] and "a bug in the check" not in fault["message"]
 
 
 def test_a_correct_answer_earns_every_point_but_the_faulty_check(tmp_path, question):
-    report = grade_functions(tmp_path, question, {"double": lambda x: 2 * x, "name": "alice"})
+    report = grade_functions(tmp_path, question, {"double": lambda x: 2 * x, "name": "alice",
+                                                  "label": lambda x: "one"})
     assert {k: r["points"] for k, r in report.items()} == {
-        "test_values": 2, "test_all_values": 1, "test_name": 1, "test_grader_fault": 0}
+        "test_values": 2, "test_all_values": 1, "test_name": 1, "test_label": 1, "test_grader_fault": 0}
 
 
 def test_a_missing_function_loses_every_case_with_the_reason(tmp_path, question):
@@ -109,6 +119,6 @@ def test_a_check_process_that_dies_costs_no_silent_marks(tmp_path, question, mon
 
     monkeypatch.setattr(runner, "PYTEST_INI", tmp_path / "missing.ini")  # pytest cannot start
     report = run_checks(Course(), question, None, {"status": "ok"}, None)
-    assert len(report) == 4 and all(r["points"] == 0 for r in report)
+    assert len(report) == 5 and all(r["points"] == 0 for r in report)
     assert all(r["message"] == "the grader failed while running this check; your instructor can see why"
                for r in report)

@@ -168,7 +168,12 @@ def run(request_dir, results_dir, user_ns):
             raise TypeError(f"{item['function']!r} is not a function")
         args = [dec(a) for a in item["args"]]
         kwargs = {k: dec(v) for k, v in item["kwargs"].items()}
-        return {"ok": True, "file": _save_call_result(item["name"], fn(*args, **kwargs), results_dir)}
+        out = fn(*args, **kwargs)
+        if isinstance(out, str) or (isinstance(out, (list, tuple)) and out
+                                    and all(isinstance(x, str) for x in out)):
+            # A label (or a list of labels) travels as JSON; numbers go through NumPy as before.
+            return {"ok": True, "json": out[:10000] if isinstance(out, str) else [x[:10000] for x in out[:10000]]}
+        return {"ok": True, "file": _save_call_result(item["name"], out, results_dir)}
 
     def model(item):
         fw, fname = _export_model(item["name"], variable(item), item, results_dir)

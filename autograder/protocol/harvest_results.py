@@ -166,8 +166,13 @@ class HarvestResults:
         except HarvestError:
             return False
 
-    def call(self, name: str) -> np.ndarray | dict[str, np.ndarray]:
+    def call(self, name: str) -> np.ndarray | dict[str, np.ndarray] | str | list[str]:
         e = self._entry("calls", name)
+        if "json" in e:  # a string or a list of strings: anything else is refused
+            value = e["json"]
+            if isinstance(value, str) or (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+                return value
+            raise HarvestError("result is neither an array of numbers nor text")
         out = self._load_array(self._file(e, (f"call-{name}.npy", f"call-{name}.npz")))
         arrays = out.values() if isinstance(out, dict) else [out]
         if any(a.dtype.kind not in "biufc" for a in arrays):
