@@ -66,7 +66,11 @@ def write_results(res, text='{"ok": true}'):
 def test_request_in_our_dir_results_copied_after_the_kill(tmp_path):
     s = FakeSession(tmp_path)
     k = Kernel(s, write_results)
-    out = harvest(tmp_path, s, k)
+    old = os.umask(0o077)  # modes are set, not left to the grader's umask
+    try:
+        out = harvest(tmp_path, s, k)
+    finally:
+        os.umask(old)
     (call,) = k.calls
     assert call["timeout"] == 7 and call["cap"] == HARVEST_OUTPUT_BYTES and not call["store_history"]
     assert str(call["req"]) in call["code"] and str(call["res"]) in call["code"]

@@ -49,7 +49,8 @@ def has_results_json(dir_fd: int) -> bool:
 def write_request(request: HarvestRequest, conn_dir: Path, token: str) -> Path:
     """The request, readable by the sandbox user, in a dir it cannot write."""
     hdir = conn_dir / f"request-{token}"
-    hdir.mkdir(mode=0o755)
+    hdir.mkdir()
+    os.chmod(hdir, 0o755)  # explicit: mkdir's mode is masked by the grader's umask
     request.write(hdir)
     for f in hdir.iterdir():
         os.chmod(f, 0o644)
