@@ -6,6 +6,7 @@
     examples   regenerate examples/submissions/ from the declarations in examples/<hw>/<q>.py
     collect    submissions from nbgrader's exchange, or from a folder/zip <student>/<hw>/<q>.ipynb
     grade      run every collected notebook in the sandbox and score it with the hidden checks
+               (--jobs N workers; --shard i/N for one machine's share, then `merge`)
     feedback   write feedback for students (per-check report + nbgrader's notebook feedback)
     export     grades.csv and Gradescope-style results.json per submission
     table      print the grade table
@@ -70,7 +71,7 @@ def cmd_examples(course: Course, args) -> int:
     from .examples import generate
 
     out = Path(args.output) if args.output else course.root / "examples" / "submissions"
-    written = generate(course, out)
+    written = generate(course, out, args.homework or None)
     console.print(f"wrote {len(written)} files into {out}", soft_wrap=True)
     return 0
 
@@ -87,8 +88,11 @@ def cmd_collect(course: Course, args) -> int:
 
 
 def cmd_grade(course: Course, args) -> int:
-    from .grade import GradingOptions, grade_homework
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .grade import GradingOptions, default_jobs, grade_homework
     from .executor import sandbox_available
+    from .merge import shard_course
 
     available, why = sandbox_available()
     if not available and not args.trusted_code_without_sandbox:
@@ -96,18 +100,53 @@ def cmd_grade(course: Course, args) -> int:
                       "Only for code you trust (e.g. your own reference solutions): "
                       "--trusted-code-without-sandbox.")
         return 2
+    shard = None
+    if args.shard:
+        try:
+            index, count = (int(x) for x in args.shard.split("/"))
+            assert 1 <= index <= count
+        except (ValueError, AssertionError):
+            console.print(f"[red]--shard {args.shard}[/red]: give i/N with 1 <= i <= N, e.g. --shard 2/4")
+            return 2
+        shard = (index, count)
+        course = shard_course(course, index, count)
     overrides = {"cell_timeout_s": args.cell_timeout, "notebook_timeout_s": args.notebook_timeout,
                  "memory_mb": args.memory_mb}
     options = GradingOptions(overrides={k: v for k, v in overrides.items() if v is not None},
-                             unsandboxed_ok=args.trusted_code_without_sandbox, regrade=args.regrade)
+                             unsandboxed_ok=args.trusted_code_without_sandbox, regrade=args.regrade,
+                             jobs=args.jobs or default_jobs(course, args.homework))
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True)
+    bar = progress.add_task("grading", total=None)
+
+    def started(tasks):
+        progress.update(bar, total=len(tasks), description=f"grading with {options.jobs} worker(s)")
 
     def report(grade):
         colour = "green" if grade.score == grade.max_score else "yellow"
-        console.print(f"  {grade.student:>18} {grade.notebook:<16} [{colour}]{grade.score:g}/{grade.max_score:g}"
-                      f"[/{colour}]  {grade.status}: {grade.message}", soft_wrap=True)
+        progress.console.print(f"  {grade.student:>18} {grade.notebook:<16} [{colour}]{grade.score:g}/"
+                               f"{grade.max_score:g}[/{colour}]  {grade.status}: {grade.message}", soft_wrap=True)
+        progress.update(bar, advance=1, description=f"last: {grade.student}/{grade.notebook}")
 
-    graded = grade_homework(course, args.homework, options, students=args.student, on_graded=report)
-    console.print(f"graded {len(graded)} notebooks (already graded ones are kept; --regrade to redo them)")
+    with progress:
+        graded = grade_homework(course, args.homework, options, students=args.student, on_graded=report,
+                                shard=shard, on_start=started)
+    where = f" into {course.workspace} (merge them with `merge {args.homework}`)" if shard else ""
+    console.print(f"graded {len(graded)} notebooks{where} (already graded ones are kept; --regrade to redo them)",
+                  soft_wrap=True)
+    return 0
+
+
+def cmd_merge(course: Course, args) -> int:
+    from .merge import merge
+
+    merged = merge(course, args.homework)
+    if not merged:
+        console.print(f"[red]no shard gradebooks under {course.workspace / 'shards'}[/red]: "
+                      f"grade with --shard i/N first", soft_wrap=True)
+        return 1
+    for name, count in merged.items():
+        console.print(f"merged {count} grades from shard {name}")
     return 0
 
 
@@ -190,6 +229,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_release)
 
     s = sub.add_parser("examples", help="regenerate the example submissions")
+    s.add_argument("homework", nargs="*", help="homeworks (default: all)")
     s.add_argument("--output", help="folder (default: examples/submissions)")
     s.set_defaults(func=cmd_examples)
 
@@ -209,7 +249,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--memory-mb", type=int, help="memory limit of a notebook's kernel, for every question")
     s.add_argument("--trusted-code-without-sandbox", action="store_true",
                    help="run notebooks without the sandbox: ONLY for code you trust")
+    s.add_argument("--jobs", type=int, help="notebooks graded at once (default: what the cores and memory allow)")
+    s.add_argument("--shard", help="i/N: grade only the i-th of N shares of the students, into "
+                                   "<workspace>/shards/ (then `merge`)")
     s.set_defaults(func=cmd_grade)
+
+    s = sub.add_parser("merge", help="fold shard gradebooks (grade --shard) into the course gradebook")
+    s.add_argument("homework")
+    s.set_defaults(func=cmd_merge)
 
     s = sub.add_parser("feedback", help="write feedback for students")
     s.add_argument("homework")

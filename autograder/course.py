@@ -20,6 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 class Course:
     root: Path = REPO_ROOT
     workspace: Path = field(default=None)  # type: ignore[assignment]
+    # A shard reads the course's submissions and writes grades into a workspace of its own.
+    submissions_from: Path | None = None
 
     def __post_init__(self):
         self.root = Path(self.root).resolve()
@@ -41,7 +43,7 @@ class Course:
     # Grade-bearing material (in the workspace, never in the tree students see).
     @property
     def submitted(self) -> Path:
-        return self.workspace / "submitted"
+        return Path(self.submissions_from) if self.submissions_from else self.workspace / "submitted"
 
     @property
     def autograded(self) -> Path:

@@ -122,7 +122,10 @@ def notebook(course: Course, homework: str, question: str, example: Example):
         return example.raw
     if example.student == "blank":
         return nbformat.read(course.assignments / homework / f"{question}.ipynb", as_version=4)
-    nb = master(course, homework, question)
+    # What students hand in: the released notebook with its answer cells filled in.
+    nb = nbformat.read(course.assignments / homework / f"{question}.ipynb", as_version=4)
+    solutions = {grade_id(c): solution_source(c) for c in master(course, homework, question).cells
+                 if is_answer_cell(c)}
     unused = set(example.answers) | set(example.append)
     for cell in nb.cells:
         if not is_answer_cell(cell):
@@ -132,17 +135,17 @@ def notebook(course: Course, homework: str, question: str, example: Example):
             cell.source = example.answers[gid]
             unused.discard(gid)
         elif example.student in GARBAGE and cell.cell_type == "code":
-            cell.source = garbage_source(solution_source(cell), GARBAGE[example.student])
+            cell.source = garbage_source(solutions[gid], GARBAGE[example.student])
         elif example.student in GARBAGE:
             cell.source = ""
         else:
-            cell.source = solution_source(cell)
+            cell.source = solutions[gid]
         if gid in example.append:
             cell.source += "\n" + example.append[gid]
             unused.discard(gid)
     if unused:
         raise KeyError(f"{homework}/{question}: example {example.student!r} replaces cells "
-                       f"{sorted(unused)}, which are not answer cells of the master notebook")
+                       f"{sorted(unused)}, which are not answer cells of the released notebook")
     if example.first_cell:
         extra = nbformat.v4.new_code_cell(example.first_cell)
         extra["id"] = "student-first-cell"

@@ -12,6 +12,7 @@ graded result with a message, and the batch goes on. A killed run resumes where 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import shutil
 import tempfile
@@ -27,12 +28,15 @@ from .course import Course
 from .gradebook import NotebookGrade, graded_notebooks, open_gradebook, record
 from .release import is_hidden_checks_cell, register
 from .executor import Limits, execute_notebook
+from .executor.execute import STATUS_CRASHED, STATUS_ERROR, STATUS_OK, STATUS_TIMEOUT
 from .submission import grade_id, is_answer_cell, load_submission
 
 # Only inert output types are kept in the autograded copy that instructors open in a browser.
 SAFE_MIME = ("text/plain", "image/png", "image/jpeg")
-# A notebook whose cells raised still ran to the end: it is graded, and the summary names the cell.
-EXECUTION_STATUS = {"ok": "graded", "error": "graded", "timeout": "timed out", "crashed": "crashed"}
+# The grade's status (gradebook.STATUSES) for each way an execution ends (executor's statuses). A
+# notebook whose cells raised still ran to the end: it is graded, and the summary names the cell.
+EXECUTION_STATUS = {STATUS_OK: "graded", STATUS_ERROR: "graded", STATUS_TIMEOUT: "timed out",
+                    STATUS_CRASHED: "crashed"}
 
 
 @dataclass
@@ -41,40 +45,121 @@ class GradingOptions:
     overrides: dict = field(default_factory=dict)     # the instructor's explicit limits win over budgets
     unsandboxed_ok: bool = False   # instructor's explicit opt-out, for trusted code only
     regrade: bool = False
+    jobs: int = 1                  # notebooks graded at the same time, each in its own worker process
 
     def limits_for(self, checks: QuestionChecks) -> Limits:
         return replace(self.limits, **{**checks.budget, **self.overrides})
 
 
+def default_jobs(course: Course, homework: str) -> int:
+    """As many workers as there are cores, and as the memory holds notebooks at their memory limit."""
+    import psutil
+
+    limits = GradingOptions().limits
+    memory_mb = max([load_checks(course, homework, q).budget.get("memory_mb", limits.memory_mb)
+                     for q in course.questions(homework)] or [limits.memory_mb])
+    by_memory = psutil.virtual_memory().total // (memory_mb * 2**20)
+    return max(1, min(os.cpu_count() or 1, int(by_memory)))
+
+
+@dataclass(frozen=True)
+class Task:
+    """One notebook to grade, with what a worker needs to grade it on its own."""
+    student: str
+    question: str
+    path: Path
+    timestamp: str | None
+    student_data: Path | None
+
+
 def grade_homework(course: Course, homework: str, options: GradingOptions | None = None,
-                   students: list[str] | None = None, on_graded=None) -> list[NotebookGrade]:
+                   students: list[str] | None = None, on_graded=None,
+                   shard: tuple[int, int] | None = None, on_start=None) -> list[NotebookGrade]:
+    """Grade every collected notebook of `homework` that has no grade for its current file.
+
+    shard=(i, n) grades only the students whose position in name order is i-1 modulo n (i from 1),
+    so that n machines share a batch. Grades are recorded by this process only, as workers finish:
+    nbgrader's SQLite gradebook has one writer, and a killed run resumes where it stopped.
+    """
     options = options or GradingOptions()
     register(course, homework)
     gb = open_gradebook(course)
     try:
-        done = {} if options.regrade else graded_notebooks(gb, homework)
         # Read once per batch: each question's gradebook cell, hidden checks and student-visible data.
         hidden_cells = {q: hidden_cell_id(course, homework, q) for q in course.questions(homework)}
         checks = {q: load_checks(course, homework, q) for q in hidden_cells}
-        student_data = {q: prepare_student_data(course, c.datasets) for q, c in checks.items()}
+        tasks = plan(course, homework, gb, options, checks, students, shard)
+        if on_start:
+            on_start(tasks)
         graded = []
-        for student, folder in submissions(course, homework):
-            if students and student not in students:
-                continue
-            timestamp = _timestamp(folder)
-            for question, hidden_cell in hidden_cells.items():
-                path = folder / f"{question}.ipynb"
-                if (student, question) in done and done[student, question] == file_sha256(path):
-                    continue
-                grade = grade_notebook(course, homework, student, question, path, options,
-                                       checks[question], student_data[question])
-                record(gb, grade, hidden_cell, timestamp)
-                graded.append(grade)
-                if on_graded:
-                    on_graded(grade)
+        timestamps = {(t.student, t.question): t.timestamp for t in tasks}
+        for grade in run_tasks(course, homework, tasks, options, checks):
+            record(gb, grade, hidden_cells[grade.notebook], timestamps[grade.student, grade.notebook])
+            graded.append(grade)
+            if on_graded:
+                on_graded(grade)
         return graded
     finally:
         gb.close()
+
+
+def plan(course: Course, homework: str, gb, options: GradingOptions, checks: dict[str, QuestionChecks],
+         students: list[str] | None, shard: tuple[int, int] | None) -> list[Task]:
+    """The notebooks this run grades, in student then book order."""
+    done = {} if options.regrade else graded_notebooks(gb, homework)
+    student_data = {q: prepare_student_data(course, c.datasets) for q, c in checks.items()}
+    tasks = []
+    for position, (student, folder) in enumerate(submissions(course, homework)):
+        if (students and student not in students) or (shard and position % shard[1] != shard[0] - 1):
+            continue
+        timestamp = _timestamp(folder)
+        for question in checks:
+            path = folder / f"{question}.ipynb"
+            if (student, question) in done and done[student, question] == file_sha256(path):
+                continue
+            tasks.append(Task(student, question, path, timestamp, student_data[question]))
+    return tasks
+
+
+def run_tasks(course: Course, homework: str, tasks: list[Task], options: GradingOptions,
+              checks: dict[str, QuestionChecks]):
+    """Grades, as they finish: here one after the other, or in `options.jobs` worker processes."""
+    if options.jobs <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield grade_notebook(course, homework, task.student, task.question, task.path, options,
+                                 checks[task.question], task.student_data)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # Spawned, not forked: a worker starts clean (no inherited threads, locks or framework state).
+    context = multiprocessing.get_context("spawn")
+    slots = context.Queue()
+    for slot in range(options.jobs):
+        slots.put(slot)
+    with ProcessPoolExecutor(options.jobs, mp_context=context, initializer=_worker_start,
+                             initargs=(slots,)) as pool:
+        futures = [pool.submit(_grade_in_worker, course, homework, task, options) for task in tasks]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+_WORKER_SLOT = 0
+
+
+def _worker_start(slots) -> None:
+    global _WORKER_SLOT
+    _WORKER_SLOT = slots.get()
+
+
+def _grade_in_worker(course: Course, homework: str, task: Task, options: GradingOptions) -> NotebookGrade:
+    checks = load_checks(course, homework, task.question)
+    return grade_notebook(course, homework, task.student, task.question, task.path, options, checks,
+                          task.student_data)
 
 
 def grade_notebook(course: Course, homework: str, student: str, question: str, path: Path,

@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS autograder_runs (
     submission_sha256 TEXT,
     PRIMARY KEY (student, assignment, notebook)
 )"""
+# Columns added after the first release of the table, with their types (added to old gradebooks).
+_ADDED_COLUMNS = {"manual_answers": "TEXT"}
+_COLUMNS = ("student", "assignment", "notebook", "status", "score", "max_score", "checks", "notes", "message",
+            "wall_s", "peak_rss_mb", "limit_hit", "seed", "graded_at", "submission_sha256", "manual_answers")
 
 
 @dataclass
@@ -64,12 +68,18 @@ def open_gradebook(course: Course) -> Gradebook:
     warnings.filterwarnings("ignore", category=SAWarning, module="nbgrader")
     gb = Gradebook(course.db_url, course_id=course.nbgrader_config().CourseDirectory.course_id)
     gb.db.execute(text(_SCHEMA))
+    present = {row[1] for row in gb.db.execute(text("PRAGMA table_info(autograder_runs)"))}
+    for column, kind in _ADDED_COLUMNS.items():
+        if column not in present:
+            gb.db.execute(text(f"ALTER TABLE autograder_runs ADD COLUMN {column} {kind}"))
     gb.db.commit()
     return gb
 
 
-def record(gb: Gradebook, grade: NotebookGrade, hidden_cell: str, timestamp: str | None = None) -> None:
-    """Write one notebook's grade; replaces any earlier grade of the same notebook."""
+def record(gb: Gradebook, grade: NotebookGrade, hidden_cell: str, timestamp: str | None = None,
+           graded_at: str | None = None) -> None:
+    """Write one notebook's grade; replaces any earlier grade of the same notebook. A written answer
+    a TA already scored keeps its score when the graded file is the same one (a regrade, a merge)."""
     gb.update_or_create_student(grade.student)
     try:
         gb.find_submission(grade.assignment, grade.student)
@@ -77,26 +87,37 @@ def record(gb: Gradebook, grade: NotebookGrade, hidden_cell: str, timestamp: str
         gb.add_submission(grade.assignment, grade.student, **({"timestamp": timestamp} if timestamp else {}))
     session = gb.db
     try:
+        previous = session.execute(text(
+            "SELECT submission_sha256 FROM autograder_runs WHERE student = :s AND assignment = :a AND notebook = :n"),
+            {"s": grade.student, "a": grade.assignment, "n": grade.notebook}).scalar()
+        same_file = grade.submission_sha256 is not None and previous == grade.submission_sha256
         hidden = gb.find_grade(hidden_cell, grade.notebook, grade.assignment, grade.student)
         hidden.auto_score = grade.score
         hidden.needs_manual_grade = False
         for cell_id, answered in grade.manual_answers.items():
             written = gb.find_grade(cell_id, grade.notebook, grade.assignment, grade.student)
+            if same_file and written.manual_score is not None:
+                continue
             # Unanswered written cells score 0 automatically, as nbgrader does; answered ones wait for a TA.
             written.auto_score = None if answered else 0.0
             written.needs_manual_grade = answered
         row = asdict(grade)
         row.update(checks=json.dumps(grade.checks), notes=json.dumps(grade.notes), score=grade.score,
-                   max_score=grade.max_score, graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        row.pop("manual_answers")
-        session.execute(text(
-            "INSERT OR REPLACE INTO autograder_runs VALUES (:student, :assignment, :notebook, :status, :score,"
-            " :max_score, :checks, :notes, :message, :wall_s, :peak_rss_mb, :limit_hit, :seed, :graded_at,"
-            " :submission_sha256)"), row)
+                   max_score=grade.max_score, manual_answers=json.dumps(grade.manual_answers),
+                   graded_at=graded_at or datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        session.execute(text(f"INSERT OR REPLACE INTO autograder_runs ({', '.join(_COLUMNS)}) "
+                             f"VALUES ({', '.join(':' + c for c in _COLUMNS)})"), row)
         session.commit()
     except Exception:
         session.rollback()
         raise
+
+
+def grade_of(row: dict) -> NotebookGrade:
+    """The NotebookGrade a runs() row was recorded from (to copy it into another gradebook)."""
+    fields = {k: row[k] for k in ("student", "assignment", "notebook", "status", "checks", "notes", "message",
+                                  "wall_s", "peak_rss_mb", "limit_hit", "seed", "submission_sha256")}
+    return NotebookGrade(**fields, manual_answers=row.get("manual_answers") or {})
 
 
 def graded_notebooks(gb: Gradebook, assignment: str) -> dict[tuple[str, str], str | None]:
@@ -113,4 +134,5 @@ def runs(gb: Gradebook, assignment: str | None = None) -> list[dict]:
     rows = [dict(r._mapping) for r in result]
     for row in rows:
         row["checks"], row["notes"] = json.loads(row["checks"]), json.loads(row["notes"])
+        row["manual_answers"] = json.loads(row["manual_answers"]) if row.get("manual_answers") else {}
     return rows

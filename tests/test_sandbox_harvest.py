@@ -28,6 +28,7 @@ def test_call_and_value_harvest(tmp_path):
     req.call("xc", "xcorr", img, ker, stride=2, padding=1)
     req.call("filters", "filters", img)
     req.call("strs", "as_strings")
+    req.call("mixed", "strings_and_numbers")
     req.call("missing", "not_defined")
     req.call("raises", "boom", 3)
     req.call("exits", "leave")
@@ -48,6 +49,8 @@ def test_call_and_value_harvest(tmp_path):
             return {"box_blur": g * 2, "edges": (g > 0.5)}
         def as_strings():
             return ["a", "b"]
+        def strings_and_numbers():
+            return ["a", 1]
         def boom(n):
             raise ValueError(f"bad {n}")
         def leave():
@@ -74,8 +77,9 @@ def test_call_and_value_harvest(tmp_path):
     f = h.call("filters")
     np.testing.assert_allclose(f["box_blur"], img * 2)
     assert f["edges"].dtype == bool
+    assert h.call("strs") == ["a", "b"]  # labels travel as text
     with pytest.raises(HarvestError, match="expected an array of numbers"):
-        h.call("strs")
+        h.call("mixed")
     with pytest.raises(HarvestError, match="NameError"):
         h.call("missing")
     with pytest.raises(HarvestError, match="ValueError: bad 3"):

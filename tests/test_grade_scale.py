@@ -1,0 +1,101 @@
+"""Grading at scale: parallel workers, shards merged back, a killed parallel run resumed. Every way
+gives the same grades as one serial run."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from grading_support import HOMEWORK, recorded, submit, temp_course
+
+from autograder import examples as ex
+from autograder.course import REPO_ROOT, Course
+from autograder.executor import sandbox_available
+
+pytestmark = pytest.mark.skipif(not sandbox_available()[0], reason="bubblewrap unavailable")
+
+QUESTION = "conv_by_hand"
+STUDENTS = ("reference", "flipped_kernel", "off_by_one", "blank", "garbage_nan")
+
+
+def submitted_course(tmp_path, name):
+    course = temp_course(tmp_path / name)
+    declared = {e.student: e for e in ex.examples(Course(), HOMEWORK, QUESTION)}
+    for student in STUDENTS:
+        submit(course, student, QUESTION, ex.notebook(Course(), HOMEWORK, QUESTION, declared[student]))
+    return course
+
+
+def cli(course, *args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "autograder", "--workspace", str(course.workspace), *args],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def outcome(course) -> dict:
+    """What grading decided, per notebook: status and points per check (not times or seeds)."""
+    return {key: (row["status"], {c["id"]: c["points"] for c in row["checks"]})
+            for key, row in recorded(course).items() if key[1] == QUESTION}
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    course = submitted_course(tmp_path_factory.mktemp("serial"), "serial")
+    proc = cli(course, "grade", HOMEWORK, "--jobs", "1")
+    assert proc.returncode == 0, proc.stderr
+    result = outcome(course)
+    assert {s for s, _ in result} == set(STUDENTS)
+    assert result["reference", QUESTION][1]["test_cross_correlation_values"] == 4
+    return result
+
+
+def test_parallel_workers_give_the_serial_grades(serial, tmp_path):
+    course = submitted_course(tmp_path, "parallel")
+    proc = cli(course, "grade", HOMEWORK, "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "graded" in proc.stdout and "Traceback" not in proc.stderr
+    assert outcome(course) == serial
+
+
+def test_shards_merged_give_the_serial_grades_and_merging_again_changes_nothing(serial, tmp_path):
+    course = submitted_course(tmp_path, "sharded")
+    for shard in ("1/2", "2/2"):
+        proc = cli(course, "grade", HOMEWORK, "--shard", shard, "--jobs", "1")
+        assert proc.returncode == 0, proc.stderr
+    assert recorded(course) == {}, "shards write into their own gradebooks"
+    proc = cli(course, "merge", HOMEWORK)
+    assert proc.returncode == 0 and "merged" in proc.stdout, proc.stdout + proc.stderr
+    assert outcome(course) == serial
+    first = recorded(course)
+    assert cli(course, "merge", HOMEWORK).returncode == 0
+    assert recorded(course) == first
+    assert (course.autograded / "reference" / HOMEWORK / f"{QUESTION}.ipynb").is_file()
+
+
+def test_bad_shard_and_merge_without_shards_are_refused(tmp_path):
+    course = submitted_course(tmp_path, "bad")
+    proc = cli(course, "grade", HOMEWORK, "--shard", "3/2")
+    assert proc.returncode == 2 and "1 <= i <= N" in proc.stdout and "Traceback" not in proc.stderr
+    proc = cli(course, "merge", HOMEWORK)
+    assert proc.returncode == 1 and "no shard gradebooks" in proc.stdout
+
+
+def test_a_killed_parallel_run_resumes_without_duplicates(serial, tmp_path):
+    course = submitted_course(tmp_path, "killed")
+    command = [sys.executable, "-m", "autograder", "--workspace", str(course.workspace), "grade", HOMEWORK,
+               "--jobs", "2"]
+    proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if course.gradebook_path.exists() and len(outcome(course)) >= 1:
+            break
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = recorded(course)
+    assert 1 <= len(outcome(course)) < len(STUDENTS), "the run was killed halfway"
+    resumed = cli(course, "grade", HOMEWORK, "--jobs", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"graded {len(STUDENTS) * len(Course().questions(HOMEWORK)) - len(done)} notebooks" in resumed.stdout
+    assert outcome(course) == serial
