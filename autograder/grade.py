@@ -157,6 +157,10 @@ def _worker_start(slots) -> None:
 
 
 def _grade_in_worker(course: Course, homework: str, task: Task, options: GradingOptions) -> NotebookGrade:
+    # Each worker's sandboxes run as a uid of their own (65534, 65533, ...): process limits are per uid.
+    uid = options.limits.sandbox_uid - _WORKER_SLOT
+    options = replace(options, limits=replace(options.limits, sandbox_uid=uid),
+                      overrides={k: v for k, v in options.overrides.items() if k != "sandbox_uid"})
     checks = load_checks(course, homework, task.question)
     return grade_notebook(course, homework, task.student, task.question, task.path, options, checks,
                           task.student_data)

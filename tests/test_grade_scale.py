@@ -6,12 +6,14 @@ import subprocess
 import sys
 import time
 
+import nbformat
 import pytest
-from grading_support import HOMEWORK, recorded, submit, temp_course
+from grading_support import HOMEWORK, answer_notebook, recorded, submit, temp_course
 
 from autograder import examples as ex
 from autograder.course import REPO_ROOT, Course
 from autograder.executor import sandbox_available
+from autograder.grade import GradingOptions, grade_homework
 
 pytestmark = pytest.mark.skipif(not sandbox_available()[0], reason="bubblewrap unavailable")
 
@@ -99,3 +101,27 @@ def test_a_killed_parallel_run_resumes_without_duplicates(serial, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert f"graded {len(STUDENTS) * len(Course().questions(HOMEWORK)) - len(done)} notebooks" in resumed.stdout
     assert outcome(course) == serial
+
+
+FORK_BOMB = """
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+"""
+
+
+def test_a_fork_bomb_graded_beside_correct_work_costs_only_its_own_notebook(tmp_path):
+    course = temp_course(tmp_path)
+    bomb = answer_notebook(QUESTION)
+    bomb.cells.append(nbformat.v4.new_code_cell(FORK_BOMB))
+    submit(course, "a_bomb", QUESTION, bomb)
+    for student in ("b_honest", "c_honest", "d_honest"):
+        submit(course, student, QUESTION, answer_notebook(QUESTION))
+    grades = grade_homework(course, HOMEWORK, GradingOptions(jobs=2, overrides={"cell_timeout_s": 20}))
+    by_student = {g.student: g for g in grades if g.notebook == QUESTION}
+    for student in ("b_honest", "c_honest", "d_honest"):
+        assert (by_student[student].status, by_student[student].score) == ("graded", 10), by_student[student].notes
+    assert by_student["a_bomb"].limit_hit in ("processes", "memory", "wall time")

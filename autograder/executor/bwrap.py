@@ -1,7 +1,7 @@
 """Command line of the bubblewrap sandbox that the student kernel runs in.
 
 Isolation comes from bubblewrap (mount/pid/net/ipc/uts namespaces) plus a
-non-root uid (65534) and rlimits. As root we skip the user namespace and drop
+non-root uid (65534, or one below it per parallel worker: Limits.sandbox_uid) and rlimits. As root we skip the user namespace and drop
 privileges with setpriv inside, so the kernel is a real unprivileged user on
 the host (file ownership and RLIMIT_NPROC then mean something).
 """
@@ -135,7 +135,7 @@ def build_command(
     root = os.geteuid() == 0
     cmd = [exe]
     if not root:
-        cmd += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
+        cmd += ["--unshare-user", "--uid", str(limits.sandbox_uid), "--gid", str(SANDBOX_GID)]
     cmd += [
         "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
         "--unshare-cgroup-try", "--die-with-parent", "--new-session",
@@ -191,7 +191,7 @@ def build_command(
     if root:
         cmd += [
             shutil.which("setpriv") or "setpriv",
-            "--reuid", str(SANDBOX_UID), "--regid", str(SANDBOX_GID), "--clear-groups",
+            "--reuid", str(limits.sandbox_uid), "--regid", str(SANDBOX_GID), "--clear-groups",
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
         ]
     return cmd + prlimit_args(limits) + list(argv)

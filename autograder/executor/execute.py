@@ -24,7 +24,7 @@ import nbformat
 
 from ..protocol.harvest_request import HarvestRequest
 from ..protocol.harvest_results import HarvestResults, read_results
-from .bwrap import PYLIB_DIR, Bind, SandboxUnavailable, check_bind_source, sandbox_available
+from .bwrap import SANDBOX_UID, PYLIB_DIR, Bind, SandboxUnavailable, check_bind_source, sandbox_available
 from .cells import CellFailure, LimitHit, RunRecord, run_cells
 from .harvest_step import HarvestOutcome, run_harvest
 from .outputs import OutputCapper
@@ -49,7 +49,7 @@ class Limits:
     interrupt_grace_s: float = 5.0         # after SIGINT, wait this long before killing
     memory_mb: int = 4096                  # RLIMIT_DATA per process
     address_space_mb: int | None = None    # optional RLIMIT_AS (off: breaks big imports)
-    max_processes: int = 256               # RLIMIT_NPROC for uid 65534 (threads count)
+    max_processes: int = 256               # RLIMIT_NPROC of the sandbox uid (threads count)
     max_file_mb: int = 256                 # RLIMIT_FSIZE
     max_open_files: int = 1024             # RLIMIT_NOFILE
     tmp_mb: int = 256                      # size of the private /tmp tmpfs
@@ -58,6 +58,9 @@ class Limits:
     max_cell_output_bytes: int = 2_000_000  # captured outputs per cell
     max_traceback_bytes: int = 8_000
     gpu: bool = True                       # expose NVIDIA devices when the machine has them
+    # RLIMIT_NPROC counts every process of a uid on the machine: notebooks graded at the same time
+    # run under different uids (one per worker), so one's fork bomb cannot starve another.
+    sandbox_uid: int = SANDBOX_UID
 
 
 @dataclass

@@ -57,7 +57,7 @@ def write_request(request: HarvestRequest, conn_dir: Path, token: str) -> Path:
     return hdir
 
 
-def open_results_dir(scratch: Path, token: str, sandboxed: bool) -> tuple[Path, int | None]:
+def open_results_dir(scratch: Path, token: str, sandboxed: bool, uid: int = SANDBOX_UID) -> tuple[Path, int | None]:
     """Make the results dir in scratch; (its path, a no-follow descriptor on it, or None if the
     path was swapped before it could be opened)."""
     res = scratch / f"results-{token}"
@@ -68,7 +68,7 @@ def open_results_dir(scratch: Path, token: str, sandboxed: bool) -> tuple[Path, 
         return res, None
     if os.geteuid() == 0 and sandboxed:
         try:
-            os.fchown(fd, SANDBOX_UID, SANDBOX_GID)
+            os.fchown(fd, uid, SANDBOX_GID)
         except BaseException:
             os.close(fd)
             raise
@@ -92,7 +92,7 @@ async def run_harvest(request: HarvestRequest, session: KernelSession, run_step:
         return HarvestOutcome(error=NOT_RUNNING)
     token = secrets.token_hex(16)
     hdir = write_request(request, session.conn_dir, token)
-    res, res_fd = open_results_dir(session.scratch, token, session.sandboxed)
+    res, res_fd = open_results_dir(session.scratch, token, session.sandboxed, session.limits.sandbox_uid)
     if res_fd is None:
         return HarvestOutcome(error="the results directory was tampered with")
     try:

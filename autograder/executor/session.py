@@ -46,11 +46,11 @@ def kernel_env(scratch: Path, pythonpath: Sequence[str], extra: Mapping[str, str
     return env
 
 
-def passwd_files(conn_dir: Path) -> dict[str, Path]:
+def passwd_files(conn_dir: Path, uid: int = SANDBOX_UID) -> dict[str, Path]:
     """Synthetic /etc/passwd and /etc/group naming the sandbox uid (the host's are not shown)."""
     (conn_dir / "passwd").write_text(
         f"root:x:0:0:root:/root:/usr/sbin/nologin\n"
-        f"student:x:{SANDBOX_UID}:{SANDBOX_GID}:student:/nonexistent:/usr/sbin/nologin\n")
+        f"student:x:{uid}:{SANDBOX_GID}:student:/nonexistent:/usr/sbin/nologin\n")
     (conn_dir / "group").write_text(f"root:x:0:\nstudent:x:{SANDBOX_GID}:\n")
     for n in ("passwd", "group"):
         os.chmod(conn_dir / n, 0o644)
@@ -91,7 +91,7 @@ class KernelSession:
             self.tmp_scratch = True
         os.chmod(self.scratch, 0o700)
         if os.geteuid() == 0:
-            os.chown(self.scratch, SANDBOX_UID, SANDBOX_GID)
+            os.chown(self.scratch, self.limits.sandbox_uid, SANDBOX_GID)
 
     async def start(self) -> None:
         self._make_dirs()
@@ -101,7 +101,7 @@ class KernelSession:
         km.client_factory = CappedKernelClient
         env = kernel_env(scratch, self.pythonpath, self.extra_env)
         if self.sandboxed:
-            etc = passwd_files(conn_dir)
+            etc = passwd_files(conn_dir, limits.sandbox_uid)
             km.wrap = lambda argv: build_command(
                 argv, scratch=scratch, limits=limits,
                 ro_binds=self.ro_binds + [Bind(conn_dir, conn_dir)], env=env, etc_files=etc)
