@@ -43,7 +43,7 @@ PYTORCH_TRAINING = '''images = torch.from_numpy(x_train).permute(0, 3, 1, 2)  # 
 labels = torch.from_numpy(y_train).long()
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 loss_fn = nn.CrossEntropyLoss()
-for epoch in range(5):
+for epoch in range(8):
     model.train()
     order = torch.randperm(len(images))
     for start in range(0, len(images), 64):
