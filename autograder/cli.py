@@ -4,6 +4,7 @@
     release    solutions/<hw> -> assignments/<hw> via nbgrader; --check fails when stale;
                --verify grades the reference, the blank notebook and every declared example
     examples   regenerate examples/submissions/ from the declarations in examples/<hw>/<q>.py
+    calibrate  time the reference solutions; each question's time budget derives from them
     collect    submissions from nbgrader's exchange, or from a folder/zip <student>/<hw>/<q>.ipynb
     grade      run every collected notebook in the sandbox and score it with the hidden checks
                (--jobs N workers; --shard i/N for one machine's share, then `merge`)
@@ -137,6 +138,18 @@ def cmd_grade(course: Course, args) -> int:
     return 0
 
 
+def cmd_calibrate(course: Course, args) -> int:
+    from .budgets import calibrate, derived_limits, runner_kind, timings_path
+
+    measured = calibrate(course, args.homework, args.question or None, args.repeat)
+    for question, timings in measured.items():
+        limits = derived_limits(timings)
+        console.print(f"  {question:<22} reference {timings['notebook_s']:6.1f} s -> budget "
+                      f"{limits['notebook_timeout_s']:g} s per notebook, {limits['cell_timeout_s']:g} s per cell")
+    console.print(f"recorded {runner_kind()} timings in {timings_path(course, args.homework)}", soft_wrap=True)
+    return 0
+
+
 def cmd_merge(course: Course, args) -> int:
     from .merge import merge
 
@@ -198,7 +211,8 @@ def cmd_table(course: Course, args) -> int:
                 values.append("")
                 continue
             flag = "" if row["status"] == "graded" else f" ({row['status']})"
-            values.append(f"{row['autograded_score']:g}/{row['autograded_max']:g}{flag}")
+            took = f" {row['wall_s']:.0f}s" if row["wall_s"] else ""  # the time this question took
+            values.append(f"{row['autograded_score']:g}/{row['autograded_max']:g}{flag}{took}")
         total = sum(r["autograded_score"] for r in cells.values())
         total_max = sum(r["autograded_max"] for r in cells.values())
         wall = sum(r["wall_s"] or 0 for r in cells.values())
@@ -253,6 +267,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--shard", help="i/N: grade only the i-th of N shares of the students, into "
                                    "<workspace>/shards/ (then `merge`)")
     s.set_defaults(func=cmd_grade)
+
+    s = sub.add_parser("calibrate", help="time the reference solutions; question budgets derive from them")
+    s.add_argument("homework")
+    s.add_argument("--question", action="append", help="only this question (repeatable)")
+    s.add_argument("--repeat", type=int, default=3, help="runs per question (the slowest counts)")
+    s.set_defaults(func=cmd_calibrate)
 
     s = sub.add_parser("merge", help="fold shard gradebooks (grade --shard) into the course gradebook")
     s.add_argument("homework")

@@ -48,7 +48,9 @@ class GradingOptions:
     jobs: int = 1                  # notebooks graded at the same time, each in its own worker process
 
     def limits_for(self, checks: QuestionChecks) -> Limits:
-        return replace(self.limits, **{**checks.budget, **self.overrides})
+        # An explicit cell limit is the instructor's word for every cell, measured ones included.
+        explicit = {"cell_timeouts": ()} if "cell_timeout_s" in self.overrides else {}
+        return replace(self.limits, **{**checks.budget, **self.overrides, **explicit})
 
 
 def default_jobs(course: Course, homework: str) -> int:
@@ -220,8 +222,11 @@ def _summary(status: str, failures: list[dict], limit_hit: str | None) -> str:
         return "ran to the end"
     first = failures[0] if failures else {}
     where = cell_name(first) if first else "the notebook"
+    timed_out = next((f for f in failures if f.get("kind") == "timeout"), first)
+    slow = (f"{timed_out['spent_in']} (called from {cell_name(timed_out)})" if timed_out.get("spent_in")
+            else cell_name(timed_out) if timed_out else where)
     text = {"graded": f"ran to the end with errors (first in {where})",
-            "timed out": f"timed out in {where}", "crashed": f"the kernel died in {where}"}.get(status, status)
+            "timed out": f"timed out in {slow}", "crashed": f"the kernel died in {where}"}.get(status, status)
     return text + (f"; limit hit: {limit_hit}" if limit_hit else "")
 
 

@@ -84,9 +84,10 @@ def test_table(graded):
     assert set(rows) == {"alice", "bob"}
     alice = dict(zip(columns[1:], rows["alice"]))
     bob = dict(zip(columns[1:], rows["bob"]))
-    assert (alice["conv_by_hand"], alice["gradcam"], alice["mnist_cnn"]) == ("10/10", "5/8", "")
+    # Each question's cell: score, then the time it took.
+    assert (alice["conv_by_hand"], alice["gradcam"], alice["mnist_cnn"]) == ("10/10 3s", "5/8 2s", "")
     assert (alice["total"], alice["time"], alice["peak MB"], alice["limits hit"]) == ("15/18", "5 s", "180", "")
-    assert (bob["conv_by_hand"], bob["mnist_cnn"], bob["gradcam"]) == ("2/10 (timed out)", "0/10 (missing)", "")
+    assert (bob["conv_by_hand"], bob["mnist_cnn"], bob["gradcam"]) == ("2/10 (timed out) 61s", "0/10 (missing)", "")
     assert (bob["total"], bob["time"], bob["limits hit"]) == ("2/20", "61 s", "wall time (conv_by_hand)")
     assert SECRET not in out
 

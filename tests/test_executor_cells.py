@@ -267,3 +267,50 @@ def test_status_vocabulary():
     assert execution_status(RunRecord(crashed=True, timed_out=True, errored=True)) == STATUS_CRASHED
     assert execution_status(RunRecord(timed_out=True, errored=True)) == STATUS_TIMEOUT
     assert execution_status(RunRecord()) == STATUS_OK
+
+
+# -- budgets that fit the question --------------------------------------------------------------------
+
+def interrupted(traceback_counts):
+    """A step interrupted at its deadline, whose traceback runs through cells In[n] for each count."""
+    def step(kernel, outputs):
+        frames = [f"\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[{n}]\x1b[39m, line 2" for n in traceback_counts]
+        outputs.append({"output_type": "error", "ename": "KeyboardInterrupt", "evalue": "",
+                        "traceback": ["KeyboardInterrupt   Traceback (most recent call last)", *frames]})
+        return StepResult(reply={"status": "error", "execution_count": traceback_counts[0]}, timed_out=True)
+    return step
+
+
+def test_each_measured_cell_gets_its_own_limit_and_others_the_cell_limit():
+    limits = Limits(cell_timeout_s=10, notebook_timeout_s=100, cell_timeouts=(("slow", 40.0), ("fast", 20.0)))
+    cells = notebook("a", "b", "c", grade_ids=("fast", "slow", None))
+    _, script, _ = run(cells, ok(1), ok(2), ok(3), limits=limits)
+    assert [timeout for _, timeout, _ in script.calls] == [20.0, 40.0, 10.0]
+
+
+def test_a_timeout_names_the_answer_cell_where_the_time_went():
+    cells = notebook("def f():\n    while True: pass", "f()", grade_ids=("my_answer", "public_check"))
+    record, _, _ = run(cells, ok(1), interrupted([2, 1]), seconds=50)
+    failure = record.failures[0]
+    assert (failure.kind, failure.grade_id, failure.spent_in) == ("timeout", "public_check", "my_answer")
+    assert failure.message.endswith("; the time went in my_answer")
+
+
+def test_a_cell_that_loops_itself_is_named_once():
+    cells = notebook("while True: pass", grade_ids=("my_answer",))
+    record, _, _ = run(cells, interrupted([1]), seconds=50)
+    assert record.failures[0].spent_in is None and "time went" not in record.failures[0].message
+
+
+def test_grading_hooks_still_run_after_the_budget_is_spent():
+    limits = Limits(cell_timeout_s=50, notebook_timeout_s=60, hook_timeout_s=7)
+    cells = notebook("loop()", "other()", "def hook(x): ...", grade_ids=("answer", "check", "q_grading_hook"))
+    record, script, _ = run(cells, interrupted([1]), ok(2), ok(3), limits=limits, seconds=50)
+    # the loop spent 50 s, the next cell the last 10 s of the budget; the hook then gets its own 7 s
+    assert [timeout for _, timeout, _ in script.calls] == [50, 10, 7]
+    assert record.skipped == []
+
+
+def test_the_seconds_each_cell_took_are_recorded():
+    record, _, _ = run(notebook("a", "b"), ok(1), ok(2), seconds=3.0)
+    assert record.seconds == {0: 3.0, 1: 3.0}

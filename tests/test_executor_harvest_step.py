@@ -21,6 +21,7 @@ class FakeSession:
         self.conn_dir.mkdir()
         self.scratch.mkdir()
         self.sandboxed = False
+        self.limits = Limits()
         self.workdir = tmp_path / "work"
         self._alive = alive
         self.events = []

@@ -302,7 +302,7 @@ def test_baselines(run):
 
 @needs_bwrap
 @pytest.mark.slow
-@pytest.mark.parametrize("student", ["hijack_zeros", "patch_numpy", "subclass", "nan_inf"])
+@pytest.mark.parametrize("student", ["hijack_zeros", "patch_numpy", "subclass"])
 def test_tricks_earn_only_what_their_data_earns(run, student):
     # Right shapes, wrong values: exactly the honest `zeros` score, check by check.
     g = run.grades[student]
@@ -375,7 +375,15 @@ def test_hidden_tracebacks_still_fail_and_name_the_cell(run):
 def test_non_arrays_earn_nothing_and_the_grader_stays_up(run, student):
     g = run.grades[student]
     assert (g.status, by_check(g)) == ("graded", NOTHING)
-    assert "calling cross_correlate2d() failed" in messages(g) or "shape" in messages(g)
+    assert any(m in messages(g) for m in ("calling cross_correlate2d() failed", "not an array of numbers", "shape"))
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_nan_and_inf_of_the_right_shape_earn_nothing_not_even_the_shape_marks(run):
+    g = run.grades["nan_inf"]
+    assert (g.status, by_check(g)) == ("graded", NOTHING)
+    assert "NaN or infinite" in messages(g)
 
 
 @needs_bwrap

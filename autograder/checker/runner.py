@@ -49,8 +49,12 @@ class QuestionChecks:
 
     @property
     def budget(self) -> dict:
-        """This question's resource budget (Limits fields, e.g. cell_timeout_s), from its BUDGET."""
-        return dict(getattr(self.module, "BUDGET", {}))
+        """This question's resource budget (Limits fields): its BUDGET, with the time limits derived
+        from the reference's recorded timings when there are some (autograder/budgets.py)."""
+        from ..budgets import derived_limits, recorded_timings
+
+        question = self.path.stem.removeprefix("test_")
+        return {**getattr(self.module, "BUDGET", {}), **derived_limits(recorded_timings(self.path.parent, question))}
 
     def harvest(self, seed: int):
         import numpy as np

@@ -61,6 +61,9 @@ class Limits:
     # RLIMIT_NPROC counts every process of a uid on the machine: notebooks graded at the same time
     # run under different uids (one per worker), so one's fork bomb cannot starve another.
     sandbox_uid: int = SANDBOX_UID
+    # Per-cell limits by grade_id (derived from the reference's timings); other cells get cell_timeout_s.
+    cell_timeouts: tuple[tuple[str, float], ...] = ()
+    hook_timeout_s: float = 15.0           # a grading hook still runs after the budget is spent
 
 
 @dataclass
@@ -76,6 +79,7 @@ class ExecutionResult:
     skipped_cells: list[int] = field(default_factory=list)
     sandboxed: bool = True
     kernel_exit_code: int | None = None
+    cell_seconds: dict[int, float] = field(default_factory=dict)   # cell index -> wall time
 
     def harvest_results(self) -> HarvestResults:
         return read_results(self.results_dir, self.harvest_error)
@@ -148,6 +152,7 @@ async def _execute(nb, workdir: Path, limits: Limits, harvest: HarvestRequest | 
         results_dir=harvested.results_dir, wall_s=time.monotonic() - t0,
         peak_rss_mb=session.peak_bytes / 2**20, limit_hit=record.limit_hit,
         harvest_error=harvested.error, skipped_cells=record.skipped, sandboxed=box.sandboxed,
+        cell_seconds=record.seconds,
         kernel_exit_code=session.exit_code)
 
 
