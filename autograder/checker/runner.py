@@ -1,13 +1,16 @@
 """Run one question's hidden checks in a separate, trusted pytest process.
 
 The process reads only data harvested from the student's kernel; it never imports student code.
-Its report is a list of check results (see plugin.py). If pytest itself fails, every check
-gets zero with a message, and the instructor-only detail keeps the log.
+It is a fork of a warm check server (server.py), which has imported the frameworks once per
+grading process, or a cold `python -m pytest` where no server can be had. Its report is a list of
+check results (see plugin.py). If pytest itself fails, every check gets zero with a message, and the
+instructor-only detail keeps the log.
 """
 from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
@@ -18,6 +21,7 @@ from .plugin import load_check_module
 from ..course import Course
 
 CHECKS_TIMEOUT_S = 900
+STARTUP_S = 120   # the check server's imports (TensorFlow, PyTorch) on a slow machine
 PYTEST_INI = Path(__file__).with_name("pytest.ini")
 
 
@@ -73,6 +77,75 @@ def zero_results(checks: QuestionChecks, message: str) -> list[dict]:
     return [dict(c, points=0.0, passed=False, skipped=False, message=message, detail="") for c in checks.catalogue]
 
 
+def _environment(course: Course) -> dict:
+    return dict(os.environ, PYTHONPATH=str(course.root), PYTHONDONTWRITEBYTECODE="1")
+
+
+def _run_pytest(course: Course, args: list[str]) -> str:
+    """pytest `args` in a process of its own, warm (a fork of the check server) when one can be had;
+    returns the log."""
+    server = _servers.get(course.root)
+    if server is None and WARM:
+        server = _servers[course.root] = CheckServer(course.root, _environment(course))
+    if server is not None and server.alive():
+        try:
+            reply = server.run(args, CHECKS_TIMEOUT_S)
+            if reply["exit"] is None:
+                return f"the checks did not finish within {CHECKS_TIMEOUT_S} s\n" + reply["log"]
+            return reply["log"]
+        except (OSError, ValueError):
+            server.close()  # fall back to a cold process for this run; a new server next time
+            _servers.pop(course.root, None)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=course.root, env=_environment(course),
+                              capture_output=True, text=True, timeout=CHECKS_TIMEOUT_S)
+        return proc.stdout[-20_000:] + proc.stderr[-20_000:]
+    except subprocess.TimeoutExpired:
+        return f"the checks did not finish within {CHECKS_TIMEOUT_S} s"
+
+
+class CheckServer:
+    """Client of autograder/checker/server.py: one warm check process per grading process and course."""
+
+    def __init__(self, root: Path, env: dict):
+        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.checker.server"], cwd=root, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+        self.ready = False
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def run(self, args: list[str], timeout: float) -> dict:
+        if not self.ready:  # the first request waits for the imports
+            if json.loads(self._line(STARTUP_S) or "{}").get("ready") is not True:
+                raise OSError("the check server did not start")
+            self.ready = True
+        self.proc.stdin.write(json.dumps({"args": args, "timeout": timeout}) + "\n")
+        self.proc.stdin.flush()
+        line = self._line(timeout + STARTUP_S)
+        if not line:
+            raise OSError("the check server stopped")
+        return json.loads(line)
+
+    def _line(self, timeout: float) -> str:
+        readable, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not readable:
+            self.close()
+            raise OSError("the check server did not answer")
+        return self.proc.stdout.readline()
+
+    def close(self) -> None:
+        if self.alive():
+            self.proc.kill()
+        self.proc.wait()
+
+
+# Warm check servers by course root; WARM=False (AUTOGRADER_COLD_CHECKS=1) runs each check cold.
+WARM = os.environ.get("AUTOGRADER_COLD_CHECKS") != "1"
+_servers: dict[Path, CheckServer] = {}
+
+
 def run_checks(course: Course, checks: QuestionChecks, results_dir: Path | None, execution: dict,
                request_dir: Path | None) -> list[dict]:
     """Run the checks on the harvest of one notebook; `request_dir` holds the request it answered."""
@@ -87,13 +160,7 @@ def run_checks(course: Course, checks: QuestionChecks, results_dir: Path | None,
             command.append(f"--results-dir={results_dir}")
         if request_dir is not None:
             command.append(f"--harvest-request={request_dir}")
-        env = dict(os.environ, PYTHONPATH=str(course.root), PYTHONDONTWRITEBYTECODE="1")
-        try:
-            proc = subprocess.run(command, cwd=course.root, env=env, capture_output=True, text=True,
-                                  timeout=CHECKS_TIMEOUT_S)
-            log = proc.stdout[-20_000:] + proc.stderr[-20_000:]
-        except subprocess.TimeoutExpired:
-            log = f"the checks did not finish within {CHECKS_TIMEOUT_S} s"
+        log = _run_pytest(course, command[3:])
         results = json.loads(report.read_text()) if report.exists() else []
     reported = {r["id"] for r in results}
     # pytest crashed or a check never reported: never drop its points silently.

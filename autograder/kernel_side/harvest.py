@@ -31,7 +31,7 @@ def _numeric_array(obj):
     arr = np.asarray(obj)
     if arr.dtype.kind not in "biufc":
         raise TypeError(f"returned {type(obj).__name__}, expected an array of numbers")
-    return np.ascontiguousarray(arr)
+    return np.require(arr, requirements="C")  # ascontiguousarray would turn a 0-d result into shape (1,)
 
 
 def _save_call_result(name, out, results_dir):
