@@ -1,7 +1,7 @@
 """Time budgets that fit the question, derived from how long the reference solution takes.
 
 `python -m autograder calibrate <hw>` runs each question's reference notebook in the sandbox a few
-times and records, per runner kind ("cpu", or "gpu" where an NVIDIA device is present), the slowest
+times and records, per runner kind ("cpu" or "gpu", and the data profile: "cpu-mirror"), the slowest
 time of every graded cell and of the whole notebook, in `autograder/checks/<hw>/timings.json`
 beside the accuracy thresholds. Grading then gives
 
@@ -10,8 +10,9 @@ beside the accuracy thresholds. Grading then gives
     the whole notebook        MULTIPLE x the reference notebook, at least NOTEBOOK_FLOOR_S
 
 so a looping answer costs its question a small multiple of what the reference needs, whichever cell
-calls it. A runner kind without timings uses the CPU's; an explicit --cell-timeout or
---notebook-timeout of the instructor overrides all of this.
+calls it. A GPU runner without timings uses the CPU's on the same data profile; a kind with none at
+all (say the full data, never calibrated) keeps the check file's BUDGET or the generous defaults;
+an explicit --cell-timeout or --notebook-timeout of the instructor overrides all of this.
 """
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ TIMINGS = "timings.json"
 
 
 def runner_kind() -> str:
-    return "gpu" if glob.glob("/dev/nvidia[0-9]*") else "cpu"
+    """The device and the data profile: the full data takes far longer than the CI mirror."""
+    import data
+
+    return ("gpu" if glob.glob("/dev/nvidia[0-9]*") else "cpu") + "-" + data.profile()
 
 
 def timings_path(course: Course, homework: str) -> Path:
@@ -45,7 +49,9 @@ def recorded_timings(checks_dir: Path, question: str, kind: str | None = None) -
     if not path.exists():
         return None
     by_kind = json.loads(path.read_text()).get(question, {})
-    return by_kind.get(kind or runner_kind()) or by_kind.get("cpu")
+    kind = kind or runner_kind()
+    # A GPU runner without timings of its own uses the CPU's on the same data (a GPU is not slower).
+    return by_kind.get(kind) or by_kind.get(kind.replace("gpu-", "cpu-"))
 
 
 def derived_limits(timings: dict | None) -> dict:

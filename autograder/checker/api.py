@@ -2,8 +2,9 @@
 
 A check file, `autograder/checks/<homework>/test_<question>.py`:
 
-    BUDGET = {"cell_timeout_s": 60, "notebook_timeout_s": 180}   # Limits fields for this question
     DATASETS = ("mnist",)                 # student-visible data the sandbox receives (default: none)
+    BUDGET = {"memory_mb": 2048}          # optional Limits fields; time limits derive from the
+                                          # reference's timings (calibrate, autograder/budgets.py)
 
     def harvest(rng) -> HarvestRequest:   # what to ask the student's kernel for, inputs drawn from rng
         return HarvestRequest().cases("my_function", {"small": Case(x, k=2), ...})

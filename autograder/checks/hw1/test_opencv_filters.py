@@ -8,7 +8,6 @@ import pytest
 
 from autograder.checker.api import Case, HarvestRequest, compare_arrays, compare_shapes, score
 
-BUDGET = {"cell_timeout_s": 60, "notebook_timeout_s": 180}
 KERNELS = {
     "box_blur": np.ones((3, 3), np.float32) / 9,
     "edges": np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], np.float32),
