@@ -1,5 +1,7 @@
-"""A warm check process: imports pytest, NumPy, OpenCV and the frameworks once, then forks one child
-per notebook's checks, so a notebook does not pay those imports again.
+"""A warm check process: imports pytest and NumPy once, then forks one child per notebook's checks,
+so a notebook does not pay those imports again. The frameworks (OpenCV, Keras/TensorFlow, PyTorch)
+are imported by the server once a child has needed them, so a batch pays each import once and a
+batch that needs none pays nothing for them.
 
 Each child starts from the freshly imported state and exits when its checks are done, so nothing of
 one student's checks reaches the next. The frameworks are imported here but never run: TensorFlow's
@@ -23,14 +25,13 @@ import time
 LOG_TAIL = 20_000
 
 
-def _preload() -> None:
-    import numpy  # noqa: F401
-    import pytest  # noqa: F401
+HEAVY = ("cv2", "keras", "tensorflow", "torch", "sklearn")
 
-    import autograder.checker.plugin  # noqa: F401
-    for optional in ("cv2", "keras", "torch"):  # what the checks use, where installed
+
+def _preload(modules=("numpy", "pytest", "autograder.checker.plugin")) -> None:
+    for name in modules:
         try:
-            __import__(optional)
+            __import__(name)
         except ImportError:
             pass
     # Keep the imported objects out of the children's garbage collections (pytest collects twice
@@ -39,8 +40,9 @@ def _preload() -> None:
     gc.freeze()
 
 
-def _run_child(args: list[str], log_fd: int) -> None:
-    """In the forked child: pytest on `args`, its output into the log; never returns."""
+def _run_child(args: list[str], log_fd: int, needs_fd: int) -> None:
+    """In the forked child: pytest on `args`, its output into the log, the frameworks it imported
+    into `needs_fd`; never returns."""
     code = 70
     try:
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -57,14 +59,15 @@ def _run_child(args: list[str], log_fd: int) -> None:
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+        os.write(needs_fd, " ".join(m for m in HEAVY if m in sys.modules).encode())
         os._exit(code)
 
 
 def run_request(args: list[str], timeout: float) -> dict:
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryFile() as log, tempfile.TemporaryFile() as needs:
         pid = os.fork()
         if pid == 0:
-            _run_child(args, log.fileno())
+            _run_child(args, log.fileno(), needs.fileno())
         deadline = time.monotonic() + timeout
         status = None
         while status is None:
@@ -79,6 +82,10 @@ def run_request(args: list[str], timeout: float) -> dict:
                 time.sleep(0.02)
         log.seek(0)
         text = log.read().decode("utf-8", "replace")[-LOG_TAIL:]
+        needs.seek(0)
+        wanted = [m for m in needs.read().decode().split() if m in HEAVY and m not in sys.modules]
+    if wanted:  # the next children start with them
+        _preload(wanted)
     return {"exit": status, "log": text}
 
 
