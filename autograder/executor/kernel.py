@@ -10,6 +10,7 @@ import os
 import secrets
 import signal
 import sys
+import time
 from typing import Callable
 
 import psutil
@@ -22,6 +23,16 @@ from jupyter_client.manager import AsyncKernelManager
 # message is lost); with RCVHWM this bounds what zmq buffers on our side.
 MAX_MSG_BYTES = 8 * 1024 * 1024
 RCV_HWM = 32
+
+
+KILL_WAIT_S = 5.0
+
+
+def _running(p: psutil.Process) -> bool:
+    try:
+        return p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:  # gone
+        return False
 
 
 def _is_bwrap(p: psutil.Process) -> bool:
@@ -164,4 +175,13 @@ class SandboxedKernelManager(AsyncKernelManager):
                 p.kill()
             except psutil.Error:
                 pass
-        psutil.wait_procs(procs, timeout=5)
+        # A killed process is done once it is a zombie: psutil.wait_procs would poll (with growing
+        # sleeps) until some other parent reaps the sandbox's inner processes, about a second.
+        process = getattr(self.provisioner, "process", None)
+        deadline = time.monotonic() + KILL_WAIT_S
+        while procs and time.monotonic() < deadline:
+            if process is not None:
+                process.poll()  # reap our own child, the outer bwrap
+            procs = [p for p in procs if _running(p)]
+            if procs:
+                time.sleep(0.005)
