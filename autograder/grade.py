@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 import traceback
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -27,12 +28,13 @@ from .collect import submissions
 from .course import Course
 from .gradebook import NotebookGrade, graded_notebooks, open_gradebook, record
 from .release import is_hidden_checks_cell, register
-from .executor import Limits, execute_notebook
+from .executor import KernelStartError, Limits, execute_notebook
 from .executor.execute import STATUS_CRASHED, STATUS_ERROR, STATUS_OK, STATUS_TIMEOUT
 from .submission import grade_id, is_answer_cell, load_submission
 
 # Only inert output types are kept in the autograded copy that instructors open in a browser.
 SAFE_MIME = ("text/plain", "image/png", "image/jpeg")
+KERNEL_START_ATTEMPTS = 3
 # The grade's status (gradebook.STATUSES) for each way an execution ends (executor's statuses). A
 # notebook whose cells raised still ran to the end: it is graded, and the summary names the cell.
 EXECUTION_STATUS = {STATUS_OK: "graded", STATUS_ERROR: "graded", STATUS_TIMEOUT: "timed out",
@@ -202,9 +204,18 @@ def _execute_and_check(course, checks: QuestionChecks, notebook, options, studen
             request_dir = Path(workdir) / "request"
             request_dir.mkdir()
             request.write(request_dir)
-        result = execute_notebook(
-            notebook, Path(workdir), options.limits_for(checks), harvest=request,
-            unsandboxed_ok=options.unsandboxed_ok, **sandbox_data_options(course, student_data))
+        for attempt in range(KERNEL_START_ATTEMPTS):
+            # A kernel that does not come up (a loaded machine) is the grader's problem, not the
+            # student's: try again before recording an error. No student code has run yet.
+            try:
+                result = execute_notebook(
+                    notebook, Path(workdir) / f"run{attempt}", options.limits_for(checks), harvest=request,
+                    unsandboxed_ok=options.unsandboxed_ok, **sandbox_data_options(course, student_data))
+                break
+            except KernelStartError:
+                if attempt == KERNEL_START_ATTEMPTS - 1:
+                    raise
+                time.sleep(2 * (attempt + 1))
         failures = [asdict(f) for f in result.cell_failures]
         grade.status = EXECUTION_STATUS.get(result.status, "error")
         grade.wall_s, grade.peak_rss_mb, grade.limit_hit = result.wall_s, result.peak_rss_mb, result.limit_hit
