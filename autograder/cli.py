@@ -40,7 +40,7 @@ def cmd_release(course: Course, args) -> int:
     from .verify import graded_problems
 
     homeworks = [args.homework] if args.homework else course.homeworks()
-    unknown = [hw for hw in homeworks if hw not in course.homeworks()]
+    unknown = [hw for hw in homeworks if not course.has_homework(hw)]
     if unknown:
         console.print(f"[red]no homework {unknown[0]!r}[/red]; the course has: {', '.join(course.homeworks())}")
         return 2
@@ -145,7 +145,7 @@ def cmd_calibrate(course: Course, args) -> int:
     for question, timings in measured.items():
         limits = derived_limits(timings)
         console.print(f"  {question:<22} reference {timings['notebook_s']:6.1f} s -> budget "
-                      f"{limits['notebook_timeout_s']:g} s per notebook, {limits['cell_timeout_s']:g} s per cell")
+                      f"{limits['notebook_timeout_s']:g} s per notebook, {limits['cell_timeout_s']:g} s per cell", soft_wrap=True)
     console.print(f"recorded {runner_kind()} timings in {timings_path(course, args.homework)}", soft_wrap=True)
     return 0
 

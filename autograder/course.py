@@ -66,7 +66,14 @@ class Course:
         return f"sqlite:///{self.gradebook_path}"
 
     def homeworks(self) -> list[str]:
-        return sorted(p.name for p in self.solutions.iterdir() if p.is_dir() and not p.name.startswith("."))
+        """The homeworks of the course: those of solutions/ that the book lists, in its order. A
+        folder the book does not list yet is a draft: every command takes it when named."""
+        toc = self.root / "_toc.yml"
+        listed = re.findall(r"file:\s*assignments/([\w.-]+)/", toc.read_text()) if toc.exists() else []
+        return [hw for hw in dict.fromkeys(listed) if self.has_homework(hw)]
+
+    def has_homework(self, homework: str) -> bool:
+        return bool(re.fullmatch(r"[\w.-]+", homework)) and (self.solutions / homework).is_dir()
 
     def questions(self, homework: str) -> list[str]:
         """Question ids of a homework, in the book's order (then any the book does not list)."""

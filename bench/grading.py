@@ -1,18 +1,26 @@
-"""Benchmark: what grading costs, per notebook and per stage. Prints a table; asserts nothing.
+"""Benchmark: what grading costs, side by side with `nbgrader autograde`. Prints tables; asserts nothing.
 
-    .venv/bin/python bench/grading.py                 # the bundled example submissions
-    .venv/bin/python bench/grading.py --students reference pytorch --repeat 2
+    .venv/bin/python bench/grading.py                                    # the defaults below
+    .venv/bin/python bench/grading.py --question mnist_cnn --students reference pytorch --repeat 3
+    .venv/bin/python bench/grading.py --question conv_by_hand --copies 8 --jobs 1 2
 
-Columns: the sandboxed execution (wall time and the kernel's peak memory, as the grader records
-them), the rest of grading (hidden checks in their own process, gradebook), and the total. A first
-row measures the fixed cost of an empty notebook: starting a sandboxed kernel.
+1. Fixed costs: an empty notebook through the sandbox; the hidden checks of a one-line check file,
+   in a cold `python -m pytest` and forked from the warm check server.
+2. Side by side: the same submissions graded by `python -m autograder grade --jobs 1` (sandbox,
+   harvest, hidden checks, gradebook) and by `nbgrader autograde` (runs the notebook, no sandbox, no
+   hidden checks), alternating, median of the repeats; seconds per notebook and the ratio.
+3. Scaling: the same batch with each --jobs value; throughput relative to one worker.
+4. Per notebook (from our gradebook): execution time and the sandbox's peak memory.
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -20,74 +28,160 @@ import nbformat
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from autograder.collect import collect  # noqa: E402
-from autograder.course import REPO_ROOT, Course  # noqa: E402
-from autograder.grade import GradingOptions, grade_homework  # noqa: E402
+from autograder import examples  # noqa: E402
+from autograder.checker import runner  # noqa: E402
+from autograder.checker.plugin import load_check_module  # noqa: E402
+from autograder.course import Course  # noqa: E402
 from autograder.executor import execute_notebook, sandbox_available  # noqa: E402
+from autograder.gradebook import open_gradebook, runs  # noqa: E402
+from autograder.release import generate  # noqa: E402
 
-EXAMPLES = REPO_ROOT / "examples" / "submissions"
+PYTHON = sys.executable
+NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
+console = Console(width=140)
 
 
-def empty_kernel_cost(repeat: int) -> list[float]:
-    """Seconds to start a sandboxed kernel, run one trivial cell and stop it."""
+def timed(func, repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
-        with tempfile.TemporaryDirectory() as scratch:
-            start = time.perf_counter()
-            execute_notebook(nb, Path(scratch))
-            times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
     return times
 
 
-def grade_examples(homework: str, students: list[str] | None, repeat: int) -> dict[tuple[str, str], list[dict]]:
-    samples: dict[tuple[str, str], list[dict]] = {}
-    for _ in range(repeat):
-        with tempfile.TemporaryDirectory() as workspace:
-            course = Course(REPO_ROOT, Path(workspace))
-            collect(course, homework, EXAMPLES)
-            last = [time.perf_counter()]
+def fixed_costs(repeat: int) -> Table:
+    table = Table(title="Fixed costs (median seconds)")
+    for column in ("what", "seconds", "runs"):
+        table.add_column(column)
+    empty = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    with tempfile.TemporaryDirectory() as tmp:
+        sandbox = timed(lambda: execute_notebook(empty, Path(tmp)), repeat)
+        check = Path(tmp) / "test_empty.py"
+        check.write_text(textwrap.dedent('''
+            import pytest
 
-            def timed(grade):
-                now = time.perf_counter()
-                samples.setdefault((grade.student, grade.notebook), []).append(
-                    {"total": now - last[0], "exec": grade.wall_s, "peak": grade.peak_rss_mb,
-                     "status": grade.status, "limit": grade.limit_hit})
-                last[0] = now
+            @pytest.mark.points(1)
+            def test_nothing(submission):
+                """Nothing."""
+            '''))
+        checks = runner.QuestionChecks(check, load_check_module(check))
+        course = Course()
 
-            grade_homework(course, homework, GradingOptions(regrade=True), students=students, on_graded=timed)
-    return samples
+        def run_checks():
+            runner.run_checks(course, checks, None, {"status": "ok"}, None)
+
+        runner.WARM = False
+        cold = timed(run_checks, repeat)
+        runner.WARM = True
+        run_checks()  # start the server: its imports are paid once per grading process
+        warm = timed(run_checks, repeat)
+    table.add_row("empty notebook through the sandbox", f"{statistics.median(sandbox):.2f}", str(repeat))
+    table.add_row("one-line hidden check, cold pytest process", f"{statistics.median(cold):.2f}", str(repeat))
+    table.add_row("one-line hidden check, forked from the warm server", f"{statistics.median(warm):.2f}", str(repeat))
+    return table
+
+
+def workspace(homework: str, question: str, students: list[str], copies: int, folder: Path) -> Course:
+    """A workspace holding the example submissions (each student `copies` times), registered."""
+    course = Course(ROOT, folder)
+    course.ensure_workspace()
+    declared = {e.student: e for e in examples.examples(Course(), homework, question)}
+    for student in students:
+        for copy in range(copies):
+            name = student if copies == 1 else f"{student}-{copy}"
+            examples.write(course.submitted / name / homework / f"{question}.ipynb",
+                           examples.notebook(course, homework, question, declared[student]))
+    generate(course, homework, folder / "release")
+    # nbgrader gets a gradebook of its own that knows the assignment, as `generate_assignment` left it.
+    shutil.copy(course.gradebook_path, folder / "nbgrader.db")
+    return course
+
+
+def ours(course: Course, homework: str, jobs: int) -> float:
+    start = time.perf_counter()
+    subprocess.run([PYTHON, "-m", "autograder", "--workspace", str(course.workspace), "grade", homework,
+                    "--regrade", "--jobs", str(jobs)], cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def nbgrader(course: Course, homework: str) -> float:
+    ws = course.workspace
+    start = time.perf_counter()
+    subprocess.run([NBGRADER, "autograde", homework, "--force",
+                    f"--CourseDirectory.submitted_directory={ws}/submitted",
+                    f"--CourseDirectory.autograded_directory={ws}/autograded-nbgrader",
+                    f"--CourseDirectory.db_url=sqlite:///{ws}/nbgrader.db",
+                    f"--CourseDirectory.source_directory={ws}/release"], cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def side_by_side(args, course: Course, notebooks: int) -> Table:
+    samples = {"ours": [], "nbgrader": []}
+    for _ in range(args.repeat):  # alternating, so both see the same machine state
+        samples["ours"].append(ours(course, args.homework, 1))
+        samples["nbgrader"].append(nbgrader(course, args.homework))
+    table = Table(title=f"Side by side: {notebooks} notebook(s) of {args.question} ({', '.join(args.students)}), "
+                        f"median of {args.repeat} alternating runs")
+    for column in ("grader", "seconds per batch", "seconds per notebook", "ratio to nbgrader"):
+        table.add_column(column)
+    base = statistics.median(samples["nbgrader"])
+    for name, values in samples.items():
+        median = statistics.median(values)
+        table.add_row(name, f"{median:.1f}", f"{median / notebooks:.1f}", f"{median / base:.2f}")
+    return table
+
+
+def scaling(args, course: Course, notebooks: int) -> Table:
+    table = Table(title=f"Scaling: {notebooks} notebook(s) of {args.question}")
+    for column in ("workers", "seconds", "notebooks per minute", "throughput vs 1 worker"):
+        table.add_column(column)
+    base = None
+    for jobs in args.jobs:
+        seconds = statistics.median(ours(course, args.homework, jobs) for _ in range(args.repeat))
+        base = base or seconds
+        table.add_row(str(jobs), f"{seconds:.1f}", f"{60 * notebooks / seconds:.1f}", f"{base / seconds:.2f}x")
+    return table
+
+
+def per_notebook(course: Course, homework: str) -> Table:
+    table = Table(title="Per notebook, last run (our gradebook)")
+    for column in ("student", "question", "status", "score", "execution s", "peak MB"):
+        table.add_column(column)
+    gb = open_gradebook(course)
+    try:
+        for row in runs(gb, homework):
+            if row["status"] != "missing":
+                table.add_row(row["student"], row["notebook"], row["status"], f"{row['score']:g}/{row['max_score']:g}",
+                              f"{row['wall_s'] or 0:.1f}", f"{row['peak_rss_mb'] or 0:.0f}")
+    finally:
+        gb.close()
+    return table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--homework", nargs="*", help="homeworks to grade (default: all)")
-    parser.add_argument("--students", nargs="*", help="example students to grade (default: all)")
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--homework", default="hw1")
+    parser.add_argument("--question", default="conv_by_hand")
+    parser.add_argument("--students", nargs="+", default=["reference", "flipped_kernel"],
+                        help="example students (see examples/submissions/README.md)")
+    parser.add_argument("--copies", type=int, default=2, help="submissions per student")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     ok, why = sandbox_available()
     if not ok:
         sys.exit(f"the sandbox is not available: {why}")
-
-    table = Table(title="Grading cost per notebook (median over repeats; 'checks' = total - execution)")
-    for name in ("student", "question", "status", "execution s", "peak MB", "checks s", "total s", "limit hit"):
-        table.add_column(name, justify="left" if name in ("student", "question", "status", "limit hit") else "right")
-    start = empty_kernel_cost(args.repeat)
-    table.add_row("(empty notebook)", "-", "ok", f"{statistics.median(start):.1f}", "", "", "", "")
-    samples = {key: runs for homework in (args.homework or Course().homeworks())
-               for key, runs in grade_examples(homework, args.students, args.repeat).items()}
-    for (student, question), runs in sorted(samples.items()):
-        if runs[0]["status"] == "missing":
-            continue
-        median = lambda key: statistics.median(r[key] for r in runs if r[key] is not None) \
-            if any(r[key] is not None for r in runs) else None  # noqa: E731
-        execution, total = median("exec"), median("total")
-        table.add_row(student, question, runs[0]["status"], f"{execution:.1f}" if execution else "-",
-                      f"{median('peak'):.0f}" if median("peak") else "-",
-                      f"{total - execution:.1f}" if execution else "-", f"{total:.1f}", runs[0]["limit"] or "")
-    Console(width=160).print(table)
+    console.print(fixed_costs(args.repeat))
+    with tempfile.TemporaryDirectory() as tmp:
+        course = workspace(args.homework, args.question, args.students, args.copies, Path(tmp) / "ws")
+        notebooks = len(args.students) * args.copies
+        console.print(side_by_side(args, course, notebooks))
+        console.print(scaling(args, course, notebooks))
+        console.print(per_notebook(course, args.homework))
 
 
 if __name__ == "__main__":

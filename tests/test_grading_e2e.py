@@ -19,37 +19,53 @@ from autograder.course import Course
 from autograder.collect import collect
 from autograder.export import export_csv, export_gradescope
 from autograder.feedback import generate_feedback
+from autograder.grade import GradingOptions, grade_homework
 
 COURSE = Course()
+HOMEWORKS = COURSE.homeworks()
 QUESTIONS = COURSE.questions(HOMEWORK)
 MAX = {q: load_checks(COURSE, HOMEWORK, q).max_points for q in QUESTIONS}
-# (student, question) -> the declared example: every example of every question (autograder/examples.py)
-DECLARED = {(e.student, q): e for q in QUESTIONS for e in ex.examples(COURSE, HOMEWORK, q)}
+# (homework, student, question) -> the declared example, for every question of every homework
+EVERY_EXAMPLE = {(hw, e.student, q): e for hw in HOMEWORKS for q in COURSE.questions(hw)
+                 for e in ex.examples(COURSE, hw, q)}
+# hw1's, the homework whose feedback, export and regrading the tests below follow
+DECLARED = {(s, q): e for (hw, s, q), e in EVERY_EXAMPLE.items() if hw == HOMEWORK}
 STUDENTS = sorted({student for student, _ in DECLARED})
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded_all(tmp_path_factory):
+    """Every homework's example submissions, collected and graded as an instructor would, two at
+    a time (the budgets derive from the references' recorded timings)."""
     course = temp_course(tmp_path_factory.mktemp("e2e"))
-    report = collect(course, HOMEWORK, EXAMPLES)
-    assert not report.skipped
-    # 45 s per cell: room for training on a loaded CI machine; the looping student costs one.
-    grades = grade(course, cell_timeout_s=45)
+    grades = {}
+    for homework in HOMEWORKS:
+        report = collect(course, homework, EXAMPLES)
+        assert not report.skipped, report.skipped
+        for g in grade_homework(course, homework, GradingOptions(jobs=2)):
+            grades[homework, g.student, g.notebook] = g
     return course, grades
 
 
-def test_collect_takes_every_example(graded):
-    course, _ = graded
-    submitted = {(p.parts[-3], p.stem) for p in course.submitted.glob(f"*/{HOMEWORK}/*.ipynb")}
-    assert submitted == set(DECLARED)
+@pytest.fixture(scope="module")
+def graded(graded_all):
+    course, grades = graded_all
+    return course, {(s, q): g for (hw, s, q), g in grades.items() if hw == HOMEWORK}
 
 
-@pytest.mark.parametrize("student, question", sorted(DECLARED), ids=lambda v: str(v))
-def test_every_example_earns_exactly_its_declared_points(graded, student, question):
-    _, grades = graded
-    catalogue = load_checks(COURSE, HOMEWORK, question).catalogue
-    problems = ex.compare(grades[student, question], DECLARED[student, question], catalogue)
-    assert not problems, f"{student}/{question}: " + "; ".join(problems)
+def test_collect_takes_every_example(graded_all):
+    course, _ = graded_all
+    submitted = {(p.parts[-2], p.parts[-3], p.stem) for p in course.submitted.glob("*/*/*.ipynb")}
+    assert submitted == set(EVERY_EXAMPLE)
+
+
+@pytest.mark.parametrize("homework, student, question", sorted(EVERY_EXAMPLE), ids=lambda v: str(v))
+def test_every_example_earns_exactly_its_declared_points(graded_all, homework, student, question):
+    _, grades = graded_all
+    catalogue = load_checks(COURSE, homework, question).catalogue
+    problems = ex.compare(grades[homework, student, question], EVERY_EXAMPLE[homework, student, question],
+                          catalogue)
+    assert not problems, f"{homework}/{question} {student}: " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("student", STUDENTS)
