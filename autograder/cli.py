@@ -85,6 +85,9 @@ def cmd_collect(course: Course, args) -> int:
                   f"{len({s for s, _, _ in report.collected})} students")
     for reason in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {reason}")
+    if report.other_homeworks:
+        others = sorted({path.split("/")[1] for path in report.other_homeworks})
+        console.print(f"left {len(report.other_homeworks)} notebooks of {', '.join(others)} for their own collect")
     return 0
 
 

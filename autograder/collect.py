@@ -23,6 +23,7 @@ MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 class CollectReport:
     collected: list[tuple[str, str, str]] = field(default_factory=list)  # (student, hw, question)
     skipped: list[str] = field(default_factory=list)
+    other_homeworks: list[str] = field(default_factory=list)  # files of the course's other homeworks
 
 
 def collect(course: Course, homework: str, source: Path | None = None) -> CollectReport:
@@ -41,6 +42,9 @@ def collect(course: Course, homework: str, source: Path | None = None) -> Collec
 def _accept(course: Course, homework: str, parts: tuple[str, ...], report: CollectReport) -> tuple[str, str] | None:
     """(student, question) when `parts` names `<student>/<homework>/<question>.ipynb`."""
     where = "/".join(parts)
+    if len(parts) == 3 and parts[1] != homework and parts[1] in course.homeworks():
+        report.other_homeworks.append(where)
+        return None
     if len(parts) != 3 or parts[1] != homework or not parts[2].endswith(".ipynb"):
         report.skipped.append(f"{where}: not laid out <student>/{homework}/<question>.ipynb")
         return None

@@ -21,10 +21,13 @@ def test_folder_layout_is_collected(course, tmp_path):
     (src / "alice" / "hw1" / "conv_by_hand.ipynb").write_bytes(NB)
     (src / "alice" / "hw1" / "notes.ipynb").write_bytes(NB)          # not a question
     (src / "bob" / "hw2").mkdir(parents=True)
-    (src / "bob" / "hw2" / "conv_by_hand.ipynb").write_bytes(NB)     # other homework
+    (src / "bob" / "hw2" / "conv_by_hand.ipynb").write_bytes(NB)     # another homework of the course
+    (src / "carol" / "hw9").mkdir(parents=True)
+    (src / "carol" / "hw9" / "conv_by_hand.ipynb").write_bytes(NB)   # no such homework
     report = collect(course, "hw1", src)
     assert report.collected == [("alice", "hw1", "conv_by_hand")]
-    assert len(report.skipped) == 2
+    assert len(report.skipped) == 2 and any("notes" in s for s in report.skipped)
+    assert report.other_homeworks == ["bob/hw2/conv_by_hand.ipynb"]
     assert (course.submitted / "alice" / "hw1" / "conv_by_hand.ipynb").read_bytes() == NB
     assert (course.submitted / "alice" / "hw1" / "timestamp.txt").exists()
     assert [s for s, _ in submissions(course, "hw1")] == ["alice"]
