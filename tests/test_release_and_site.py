@@ -1,5 +1,4 @@
 """Release and website: student versions are fresh and secret-free; the site builds and renders."""
-import json
 import subprocess
 import sys
 

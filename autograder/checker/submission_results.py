@@ -1,6 +1,7 @@
 """The `submission` fixture: what the student's kernel produced, as data, for the hidden checks.
 
     submission.calls(function) -> [Outcome] one per case of `function` the checks asked for
+    submission.values(names)  -> [Outcome] one per harvested value
     submission.call(name)     -> np.ndarray (or dict of arrays) returned by the student's function
     submission.model(name)    -> GradedModel rebuilt from the exported model
     submission.value(name)    -> a harvested global (JSON value or array)
@@ -53,6 +54,18 @@ class SubmissionResults:
         except HarvestError as err:
             function = self.request.call_function(name) if self.request else name
             raise StudentError(f"calling {function}() failed: {err}") from None
+
+    def values(self, names: list[str]) -> list[Outcome]:
+        """Harvested values as outcomes (label = the value's name), so that `score` gives credit per value."""
+        outcomes = []
+        for name in names:
+            outcome = Outcome(name, (), {}, about=f"`{self.request.value_variable(name)}`")
+            try:
+                outcome.value = self.value(name)
+            except StudentError as err:
+                outcome.error = str(err)
+            outcomes.append(outcome)
+        return outcomes
 
     def value(self, name: str):
         try:

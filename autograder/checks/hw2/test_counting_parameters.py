@@ -10,7 +10,7 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from autograder.checker.api import Case, HarvestRequest, Outcome, StudentError, compare_arrays, score
+from autograder.checker.api import Case, HarvestRequest, compare_arrays, score
 
 BUDGET = {"cell_timeout_s": 60, "notebook_timeout_s": 180}
 BIAS_LABELS = ("bias_default_0", "bias_default_1", "bias_true")   # then one "no_bias" case
@@ -151,19 +151,6 @@ def _layer_judge(reference):
     return judge
 
 
-def _values(submission, names) -> list[Outcome]:
-    """The harvested variables as outcomes, so that `score` gives credit per variable."""
-    outcomes = []
-    for name in names:
-        outcome = Outcome(name, (), {}, about=name)
-        try:
-            outcome.value = submission.value(name)
-        except StudentError as err:
-            outcome.error = str(err)
-        outcomes.append(outcome)
-    return outcomes
-
-
 def _value_judge(got, outcome):
     if isinstance(got, str):
         return "is text, not a number"
@@ -232,14 +219,14 @@ def test_activation_memory(submission):
 @pytest.mark.points(2)
 def test_conv1d_model(submission):
     """The Conv1D model on (500, 7) inputs: the parameters of every layer and the total."""
-    score(_values(submission, ["conv1d_layer_params", "conv1d_total_params"]), _value_judge,
+    score(submission.values(["conv1d_layer_params", "conv1d_total_params"]), _value_judge,
           what="the Conv1D model")
 
 
 @pytest.mark.points(1)
 def test_one_by_one_models(submission):
     """The 1x1 convolutions 3 -> 16 and 3 -> 1 and the models around them."""
-    score(_values(submission, ["conv1x1_16_params", "model_a_params", "conv1x1_1_params", "model_b_params"]),
+    score(submission.values(["conv1x1_16_params", "model_a_params", "conv1x1_1_params", "model_b_params"]),
           _value_judge, what="the 1x1 convolution models")
 
 
@@ -254,12 +241,12 @@ def test_conv1x1_values(submission):
 @pytest.mark.points(2)
 def test_memory_table(submission):
     """The table of the small CNN: activations and parameters per layer, memory in bytes."""
-    score(_values(submission, ["table_activations", "table_params", "table_total_bytes"]), _value_judge,
+    score(submission.values(["table_activations", "table_params", "table_total_bytes"]), _value_judge,
           what="the memory and parameter table")
 
 
 @pytest.mark.points(1)
 def test_batchnorm_model(submission):
     """Dense(20) then batch normalisation: the dense layer, trainable and non-trainable counts."""
-    score(_values(submission, ["dense20_params", "bn20_trainable", "bn20_non_trainable"]), _value_judge,
+    score(submission.values(["dense20_params", "bn20_trainable", "bn20_non_trainable"]), _value_judge,
           what="Dense(20) and its batch normalisation")

@@ -10,8 +10,7 @@ through the notebook's locked hooks, which return arrays.
 import numpy as np
 import pytest
 
-from autograder.checker.api import Case, HarvestRequest, Outcome, StudentError, compare_arrays, compare_shapes, \
-    numeric_problem, score
+from autograder.checker.api import Case, HarvestRequest, StudentError, compare_arrays, compare_shapes, score
 
 BUDGET = {"cell_timeout_s": 120, "notebook_timeout_s": 300}  # imports Keras or PyTorch
 N_UNSHARED = 3
