@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -40,6 +41,8 @@ from autograder.gradebook import open_gradebook, runs  # noqa: E402
 from autograder.release import generate  # noqa: E402
 
 PYTHON = sys.executable
+# Errors that mean nbgrader's kernel could not run the notebook at all (as opposed to a wrong answer).
+ENVIRONMENT_ERRORS = ("ModuleNotFoundError", "ImportError", "FileNotFoundError", "DataUnavailableError")
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 console = Console(width=140)
 
@@ -111,12 +114,20 @@ def ours(course: Course, homework: str, jobs: int) -> float:
 def nbgrader(course: Course, homework: str) -> float:
     ws = course.workspace
     start = time.perf_counter()
+    # Its kernels import the course's `data` package from the repository, as a student's laptop would.
     subprocess.run([NBGRADER, "autograde", homework, "--force",
                     f"--CourseDirectory.submitted_directory={ws}/submitted",
                     f"--CourseDirectory.autograded_directory={ws}/autograded-nbgrader",
                     f"--CourseDirectory.db_url=sqlite:///{ws}/nbgrader.db",
-                    f"--CourseDirectory.source_directory={ws}/release"], cwd=ROOT, check=True, capture_output=True)
-    return time.perf_counter() - start
+                    f"--CourseDirectory.source_directory={ws}/release"], cwd=ROOT, check=True, capture_output=True,
+                   env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    seconds = time.perf_counter() - start
+    errors = [str(p) for p in (ws / "autograded-nbgrader").rglob("*.ipynb")
+              if any(o.get("output_type") == "error" and o.get("ename") in ENVIRONMENT_ERRORS
+                     for c in nbformat.read(p, as_version=4).cells for o in c.get("outputs", []))]
+    if errors:  # a comparison with notebooks that could not run would mean nothing
+        raise SystemExit(f"nbgrader's kernels could not load the course's code or data: {errors[:3]}")
+    return seconds
 
 
 def side_by_side(args, course: Course, notebooks: int) -> Table:
