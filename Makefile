@@ -12,8 +12,6 @@ export COURSE_DATA_MIRROR ?= $(MIRROR)
 export COURSE_DATA_OFFLINE ?= 1
 endif
 DEMO_WORKSPACE := workspace/demo
-# Every homework authored in solutions/, in name order.
-HOMEWORKS := $(sort $(notdir $(wildcard solutions/hw*)))
 
 .PHONY: demo test install system-deps build release grade-demo clean
 
@@ -45,7 +43,7 @@ demo: install
 	rm -rf $(DEMO_WORKSPACE)
 	$(PY) -m autograder release --check || $(PY) -m autograder release
 	$(PY) -m autograder build
-	for hw in $(HOMEWORKS); do \
+	for hw in $$($(PY) -m autograder homeworks); do \
 	  $(PY) -m autograder --workspace $(DEMO_WORKSPACE) collect $$hw --from examples/submissions && \
 	  $(PY) -m autograder --workspace $(DEMO_WORKSPACE) grade $$hw && \
 	  $(PY) -m autograder --workspace $(DEMO_WORKSPACE) feedback $$hw && \

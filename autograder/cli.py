@@ -3,6 +3,7 @@
     build      build the course website (warnings are errors)
     release    solutions/<hw> -> assignments/<hw> via nbgrader; --check fails when stale;
                --verify grades the reference, the blank notebook and every declared example
+    homeworks  print the course's homeworks, in the book's order
     examples   regenerate examples/submissions/ from the declarations in examples/<hw>/<q>.py
     calibrate  time the reference solutions; each question's time budget derives from them
     collect    submissions from nbgrader's exchange, or from a folder/zip <student>/<hw>/<q>.ipynb
@@ -65,6 +66,11 @@ def cmd_release(course: Course, args) -> int:
         console.print(f"verified {', '.join(homeworks)}: " + (f"{len(problems)} problem(s)" if problems else
                       "every example earns exactly its declared points"))
         return 1 if problems else 0
+    return 0
+
+
+def cmd_homeworks(course: Course, args) -> int:
+    print(" ".join(course.homeworks()))  # plain, for scripts: the homeworks the book lists, in order
     return 0
 
 
@@ -244,6 +250,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--verify", action="store_true",
                    help="then grade the reference, the blank notebook and the declared examples")
     s.set_defaults(func=cmd_release)
+
+    s = sub.add_parser("homeworks", help="print the course's homeworks (those the book lists), in order")
+    s.set_defaults(func=cmd_homeworks)
 
     s = sub.add_parser("examples", help="regenerate the example submissions")
     s.add_argument("homework", nargs="*", help="homeworks (default: all)")
