@@ -122,3 +122,12 @@ def test_release_verify_names_the_check_a_wrong_check_breaks(course_copy):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "hw1/conv_by_hand reference: test_cross_correlation_values: 0.0 points, declared 4" in proc.stdout
     assert "problem(s)" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_the_course_is_the_homeworks_the_book_lists_and_a_draft_folder_is_not_one(tmp_path):
+    root = tmp_path / "course"
+    shutil.copytree(REPO_ROOT, root, ignore=IGNORED)
+    (root / "solutions" / "hw9").mkdir()  # a draft: in solutions/, not in the book
+    proc = cli(root, "homeworks")
+    assert proc.returncode == 0 and proc.stdout.split() == COURSE.homeworks()
+    assert "hw9" not in proc.stdout and Course(root).has_homework("hw9")
