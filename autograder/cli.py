@@ -10,7 +10,7 @@
     grade      run every collected notebook in the sandbox and score it with the hidden checks
                (--jobs N workers; --shard i/N for one machine's share, then `merge`)
     feedback   write feedback for students (per-check report + nbgrader's notebook feedback)
-    export     grades.csv and Gradescope-style results.json per submission
+    export     grades.csv, Gradescope-style results.json per submission, Canvas and Moodle import CSVs
     table      print the grade table
 """
 from __future__ import annotations
@@ -24,8 +24,23 @@ from rich.console import Console
 from rich.table import Table
 
 from .course import Course
+from .errors import UsageError, did_you_mean, log_failure
 
 console = Console()
+
+
+def known_homework(course: Course, homework: str) -> str:
+    """`homework` when the course has it; otherwise a one-line error naming those it has."""
+    if course.has_homework(homework):
+        return homework
+    known = course.homeworks()
+    raise UsageError(f"no homework {homework!r}{did_you_mean(homework, known)}; "
+                     f"the course has: {', '.join(known) or 'none yet'}")
+
+
+def say(message: str, style: str | None = None) -> None:
+    """Print text as it is: names and messages may hold brackets rich would read as markup."""
+    console.print(message, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
 def cmd_build(course: Course, args) -> int:
@@ -40,11 +55,7 @@ def cmd_release(course: Course, args) -> int:
     from .release import ReleaseError, check_release, release
     from .verify import graded_problems
 
-    homeworks = [args.homework] if args.homework else course.homeworks()
-    unknown = [hw for hw in homeworks if not course.has_homework(hw)]
-    if unknown:
-        console.print(f"[red]no homework {unknown[0]!r}[/red]; the course has: {', '.join(course.homeworks())}")
-        return 2
+    homeworks = [known_homework(course, args.homework)] if args.homework else course.homeworks()
     try:
         if args.check:
             stale = {hw: check_release(course, hw) for hw in homeworks}
@@ -78,7 +89,7 @@ def cmd_examples(course: Course, args) -> int:
     from .examples import generate
 
     out = Path(args.output) if args.output else course.root / "examples" / "submissions"
-    written = generate(course, out, args.homework or None)
+    written = generate(course, out, [known_homework(course, hw) for hw in args.homework] or None)
     console.print(f"wrote {len(written)} files into {out}", soft_wrap=True)
     return 0
 
@@ -86,14 +97,22 @@ def cmd_examples(course: Course, args) -> int:
 def cmd_collect(course: Course, args) -> int:
     from .collect import collect
 
-    report = collect(course, args.homework, Path(args.source) if args.source else None)
-    console.print(f"collected {len(report.collected)} notebooks from "
-                  f"{len({s for s, _, _ in report.collected})} students")
+    source = Path(args.source).expanduser() if args.source else None
+    if source is not None and not source.exists():
+        raise UsageError(f"--from {args.source}: no such file or folder (give the LMS download: a folder or a .zip)")
+    if source is None and not any(course.exchange.glob(f"*/inbound/*+{args.homework}+*")):
+        raise UsageError(f"nothing of {args.homework} was submitted through nbgrader's exchange ({course.exchange}); "
+                         f"to collect an LMS download: collect {args.homework} --from <folder or zip>")
+    report = collect(course, args.homework, source)
+    say(f"collected {len(report.collected)} notebooks from {len({s for s, _, _ in report.collected})} students")
     for reason in report.skipped:
-        console.print(f"[yellow]skipped[/yellow] {reason}")
+        say(f"skipped {reason}", style="yellow")
     if report.other_homeworks:
         others = sorted({path.split("/")[1] for path in report.other_homeworks})
-        console.print(f"left {len(report.other_homeworks)} notebooks of {', '.join(others)} for their own collect")
+        say(f"left {len(report.other_homeworks)} notebooks of {', '.join(others)} for their own collect")
+    if not report.collected:
+        say(f"nothing of {args.homework} was collected: see the reasons above", style="red")
+        return 1
     return 0
 
 
@@ -110,6 +129,15 @@ def cmd_grade(course: Course, args) -> int:
                       "Only for code you trust (e.g. your own reference solutions): "
                       "--trusted-code-without-sandbox.")
         return 2
+    from .collect import submissions
+
+    collected = [student for student, _ in submissions(course, args.homework)]
+    if not collected:
+        raise UsageError(f"no submissions of {args.homework} in {course.submitted}: run `collect {args.homework}` first")
+    unknown = [s for s in args.student or [] if s not in collected]
+    if unknown:
+        raise UsageError(f"no submission of {args.homework} from {unknown[0]!r}{did_you_mean(unknown[0], collected)}; "
+                         f"{len(collected)} students have one (see {course.submitted})")
     shard = None
     if args.shard:
         try:
@@ -142,8 +170,10 @@ def cmd_grade(course: Course, args) -> int:
         graded = grade_homework(course, args.homework, options, students=args.student, on_graded=report,
                                 shard=shard, on_start=started)
     where = f" into {course.workspace} (merge them with `merge {args.homework}`)" if shard else ""
-    console.print(f"graded {len(graded)} notebooks{where} (already graded ones are kept; --regrade to redo them)",
-                  soft_wrap=True)
+    missing = sum(g.status == "missing" for g in graded)
+    not_submitted = f" and recorded {missing} questions as not submitted" if missing else ""
+    say(f"graded {len(graded) - missing} notebooks{not_submitted}{where} "
+        f"(already graded ones are kept; --regrade to redo them)")
     return 0
 
 
@@ -175,32 +205,43 @@ def cmd_merge(course: Course, args) -> int:
 def cmd_feedback(course: Course, args) -> int:
     from .feedback import generate_feedback
 
-    written, nbgrader_problem = generate_feedback(course, args.homework)
-    console.print(f"wrote feedback for {len(written)} submissions under {course.feedback}", soft_wrap=True)
+    written, waiting, nbgrader_problem = generate_feedback(course, args.homework, partial=args.partial)
+    say(f"wrote feedback for {len(written)} submissions under {course.feedback}")
+    if waiting:
+        say(f"{len(waiting)} submissions have written answers no one has graded yet ({', '.join(waiting[:5])}"
+            f"{', ...' if len(waiting) > 5 else ''}): their pages say so, and nbgrader's notebook feedback waits "
+            f"until they are graded (formgrader), or pass --partial", style="yellow")
     if nbgrader_problem:
-        console.print(f"[red]{nbgrader_problem}[/red]")
+        say(nbgrader_problem, style="red")
         return 1
     return 0
 
 
 def cmd_export(course: Course, args) -> int:
-    from .export import export_csv, export_gradescope
+    from .export import export_csv, export_gradescope, export_lms, grade_rows
 
-    csv_path = export_csv(course, Path(args.csv or course.workspace / "grades.csv"), args.homework)
-    results = export_gradescope(course, Path(args.gradescope or course.workspace / "gradescope"), args.homework)
-    console.print(f"wrote {csv_path} and {len(results)} results.json files", soft_wrap=True)
+    out = course.workspace
+    written = [export_csv(course, Path(args.csv or out / "grades.csv"), args.homework, force=args.force)]
+    results = export_gradescope(course, Path(args.gradescope or out / "gradescope"), args.homework)
+    for kind in ("canvas", "moodle"):
+        path = getattr(args, kind) or out / f"{kind}.csv"
+        written.append(export_lms(course, Path(path), kind, args.homework, force=args.force))
+    say(f"wrote {', '.join(map(str, written))} and {len(results)} results.json files")
+    pending = sum(r["written_pending"] for r in grade_rows(course, args.homework))
+    if pending:
+        say(f"{pending} written answers wait for a grader: the totals do not include them yet", style="yellow")
     return 0
 
 
 def cmd_table(course: Course, args) -> int:
-    from .export import grade_rows
+    from .export import require_rows
 
-    rows = grade_rows(course, args.homework)
+    rows = require_rows(course, args.homework)
     # Book order: homework by homework, each in its table-of-contents order.
     order = [(hw, q) for hw in course.homeworks() for q in course.questions(hw)]
     notebooks = sorted({r["notebook"] for r in rows},
                        key=lambda n: next((i for i, (_, q) in enumerate(order) if q == n), len(order)))
-    table = Table(title=f"Autograded scores{': ' + args.homework if args.homework else ''}")
+    table = Table(title=f"Scores{': ' + args.homework if args.homework else ''} (autograded + written answers graded by hand)")
     table.add_column("student")
     for nb in notebooks:
         table.add_column(nb, justify="right")
@@ -220,10 +261,11 @@ def cmd_table(course: Course, args) -> int:
                 values.append("")
                 continue
             flag = "" if row["status"] == "graded" else f" ({row['status']})"
+            pending = f" +{row['written_pending']} pending" if row["written_pending"] else ""
             took = f" {row['wall_s']:.0f}s" if row["wall_s"] else ""  # the time this question took
-            values.append(f"{row['autograded_score']:g}/{row['autograded_max']:g}{flag}{took}")
-        total = sum(r["autograded_score"] for r in cells.values())
-        total_max = sum(r["autograded_max"] for r in cells.values())
+            values.append(f"{row['total_score']:g}/{row['total_max']:g}{pending}{flag}{took}")
+        total = sum(r["total_score"] for r in cells.values())
+        total_max = sum(r["total_max"] for r in cells.values())
         wall = sum(r["wall_s"] or 0 for r in cells.values())
         peak = max((r["peak_rss_mb"] or 0 for r in cells.values()), default=0)
         limits = ", ".join(sorted({f"{r['limit_hit']} ({nb})" for nb, r in cells.items() if r["limit_hit"]}))
@@ -236,36 +278,40 @@ def cmd_table(course: Course, args) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workspace", help="where submissions, grades and feedback live (default: ./workspace)")
+    workspace_help = "where submissions, grades and feedback live (default: ./workspace)"
+    p.add_argument("--workspace", help=workspace_help)
+    # Accepted after the command too (`grade hw1 --workspace w`); SUPPRESS keeps an earlier one.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", default=argparse.SUPPRESS, help=workspace_help)
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("build", help="build the course website")
+    s = sub.add_parser("build", parents=[common], help="build the course website")
     s.add_argument("--all", action="store_true", help="rebuild every page")
     s.add_argument("--output", help="folder for _build (default: the repository root)")
     s.set_defaults(func=cmd_build)
 
-    s = sub.add_parser("release", help="generate student versions with nbgrader")
+    s = sub.add_parser("release", parents=[common], help="generate student versions with nbgrader")
     s.add_argument("homework", nargs="?")
     s.add_argument("--check", action="store_true", help="fail if assignments/ is stale")
     s.add_argument("--verify", action="store_true",
                    help="then grade the reference, the blank notebook and the declared examples")
     s.set_defaults(func=cmd_release)
 
-    s = sub.add_parser("homeworks", help="print the course's homeworks (those the book lists), in order")
+    s = sub.add_parser("homeworks", parents=[common], help="print the course's homeworks (those the book lists), in order")
     s.set_defaults(func=cmd_homeworks)
 
-    s = sub.add_parser("examples", help="regenerate the example submissions")
+    s = sub.add_parser("examples", parents=[common], help="regenerate the example submissions")
     s.add_argument("homework", nargs="*", help="homeworks (default: all)")
     s.add_argument("--output", help="folder (default: examples/submissions)")
     s.set_defaults(func=cmd_examples)
 
-    s = sub.add_parser("collect", help="collect submissions")
+    s = sub.add_parser("collect", parents=[common], help="collect submissions")
     s.add_argument("homework")
     s.add_argument("--from", dest="source", help="folder or zip laid out <student>/<hw>/<q>.ipynb "
                                                  "(default: nbgrader's exchange)")
     s.set_defaults(func=cmd_collect)
 
-    s = sub.add_parser("grade", help="grade collected submissions")
+    s = sub.add_parser("grade", parents=[common], help="grade collected submissions")
     s.add_argument("homework")
     s.add_argument("--student", action="append", help="only this student (repeatable)")
     s.add_argument("--regrade", action="store_true", help="grade again notebooks that already have a grade")
@@ -280,27 +326,32 @@ def parser() -> argparse.ArgumentParser:
                                    "<workspace>/shards/ (then `merge`)")
     s.set_defaults(func=cmd_grade)
 
-    s = sub.add_parser("calibrate", help="time the reference solutions; question budgets derive from them")
+    s = sub.add_parser("calibrate", parents=[common], help="time the reference solutions; question budgets derive from them")
     s.add_argument("homework")
     s.add_argument("--question", action="append", help="only this question (repeatable)")
     s.add_argument("--repeat", type=int, default=3, help="runs per question (the slowest counts)")
     s.set_defaults(func=cmd_calibrate)
 
-    s = sub.add_parser("merge", help="fold shard gradebooks (grade --shard) into the course gradebook")
+    s = sub.add_parser("merge", parents=[common], help="fold shard gradebooks (grade --shard) into the course gradebook")
     s.add_argument("homework")
     s.set_defaults(func=cmd_merge)
 
-    s = sub.add_parser("feedback", help="write feedback for students")
+    s = sub.add_parser("feedback", parents=[common], help="write feedback for students")
     s.add_argument("homework")
+    s.add_argument("--partial", action="store_true",
+                   help="also write nbgrader's notebook feedback where written answers are not graded yet")
     s.set_defaults(func=cmd_feedback)
 
-    s = sub.add_parser("export", help="export grades")
+    s = sub.add_parser("export", parents=[common], help="export grades")
     s.add_argument("homework", nargs="?")
     s.add_argument("--csv", help="CSV path (default workspace/grades.csv)")
     s.add_argument("--gradescope", help="folder for results.json files (default workspace/gradescope)")
+    s.add_argument("--canvas", help="Canvas gradebook import CSV (default workspace/canvas.csv)")
+    s.add_argument("--moodle", help="Moodle grade import CSV (default workspace/moodle.csv)")
+    s.add_argument("--force", action="store_true", help="replace a CSV even when it would lose rows it has")
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("table", help="print the grade table")
+    s = sub.add_parser("table", parents=[common], help="print the grade table")
     s.add_argument("homework", nargs="?")
     s.set_defaults(func=cmd_table)
     return p
@@ -308,5 +359,19 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    course = Course(workspace=Path(args.workspace) if args.workspace else None)
-    return args.func(course, args)
+    course = Course(workspace=Path(args.workspace).expanduser() if args.workspace else None)
+    try:
+        if isinstance(getattr(args, "homework", None), str):
+            known_homework(course, args.homework)
+        return args.func(course, args)
+    except UsageError as err:
+        say(f"error: {err}", style="red")
+        return 2
+    except KeyboardInterrupt:
+        say("interrupted: run the same command again to go on where it stopped", style="yellow")
+        return 130
+    except Exception as err:  # the instructor gets one line; the traceback goes to the log
+        log = log_failure(course.workspace, err)
+        first_line = (str(err).strip().splitlines() or [""])[0][:300]
+        say(f"error: {type(err).__name__}: {first_line} (details in {log})", style="red")
+        return 1

@@ -258,12 +258,14 @@ def hidden_cell_id(course: Course, homework: str, question: str) -> str:
     raise LookupError(f"{homework}/{question} has no hidden-checks cell (a locked, graded code cell)")
 
 
-def written_answers(template, notebook) -> dict[str, bool]:
-    """grade_id -> whether the student changed the written-answer cell from its released stub."""
+def written_answers(template, notebook) -> dict[str, str]:
+    """grade_id -> a hash of the student's written answer, "" where the cell is still the released
+    stub (the hash tells a resubmission that changed the answer from one that did not)."""
     stubs = {grade_id(c): c.source for c in template.cells
              if c.cell_type == "markdown" and is_answer_cell(c) and c.metadata["nbgrader"].get("grade")}
-    answers = {grade_id(c): c.source for c in notebook.cells if grade_id(c) in stubs}
-    return {gid: answers.get(gid, stub).strip() != stub.strip() for gid, stub in stubs.items()}
+    answers = {grade_id(c): c.source.strip() for c in notebook.cells if grade_id(c) in stubs}
+    return {gid: hashlib.sha256(answers[gid].encode()).hexdigest()[:16]
+            if answers.get(gid, stub.strip()) != stub.strip() else "" for gid, stub in stubs.items()}
 
 
 def keep_autograded(course: Course, student: str, homework: str, question: str, notebook) -> Path:

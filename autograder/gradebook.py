@@ -46,7 +46,8 @@ class NotebookGrade:
     checks: list[dict] = field(default_factory=list)      # from the checks plugin report
     notes: list[str] = field(default_factory=list)        # repairs and problems, shown to the student
     message: str = ""                                     # one-line summary of the outcome
-    manual_answers: dict[str, bool] = field(default_factory=dict)  # grade_id -> answered?
+    # grade_id -> a hash of the written answer, or "" when the cell is still the released stub.
+    manual_answers: dict[str, str] = field(default_factory=dict)
     wall_s: float | None = None
     peak_rss_mb: float | None = None
     limit_hit: str | None = None
@@ -88,19 +89,24 @@ def record(gb: Gradebook, grade: NotebookGrade, hidden_cell: str, timestamp: str
     session = gb.db
     try:
         previous = session.execute(text(
-            "SELECT submission_sha256 FROM autograder_runs WHERE student = :s AND assignment = :a AND notebook = :n"),
-            {"s": grade.student, "a": grade.assignment, "n": grade.notebook}).scalar()
-        same_file = grade.submission_sha256 is not None and previous == grade.submission_sha256
+            "SELECT submission_sha256, manual_answers FROM autograder_runs"
+            " WHERE student = :s AND assignment = :a AND notebook = :n"),
+            {"s": grade.student, "a": grade.assignment, "n": grade.notebook}).first()
+        same_file = previous is not None and grade.submission_sha256 is not None and previous[0] == grade.submission_sha256
+        previous_answers = json.loads(previous[1]) if previous is not None and previous[1] else {}
         hidden = gb.find_grade(hidden_cell, grade.notebook, grade.assignment, grade.student)
         hidden.auto_score = grade.score
         hidden.needs_manual_grade = False
-        for cell_id, answered in grade.manual_answers.items():
+        for cell_id, answer in grade.manual_answers.items():
             written = gb.find_grade(cell_id, grade.notebook, grade.assignment, grade.student)
-            if same_file and written.manual_score is not None:
+            if written.manual_score is not None:
+                # A TA's score stays; an answer that changed since is flagged for another look.
+                if not (same_file or (answer and previous_answers.get(cell_id) == answer)):
+                    written.needs_manual_grade = True
                 continue
             # Unanswered written cells score 0 automatically, as nbgrader does; answered ones wait for a TA.
-            written.auto_score = None if answered else 0.0
-            written.needs_manual_grade = answered
+            written.auto_score = None if answer else 0.0
+            written.needs_manual_grade = bool(answer)
         row = asdict(grade)
         row.update(checks=json.dumps(grade.checks), notes=json.dumps(grade.notes), score=grade.score,
                    max_score=grade.max_score, manual_answers=json.dumps(grade.manual_answers),
@@ -111,6 +117,21 @@ def record(gb: Gradebook, grade: NotebookGrade, hidden_cell: str, timestamp: str
     except Exception:
         session.rollback()
         raise
+
+
+def written_grades(gb: Gradebook, run: dict) -> list[dict]:
+    """The hand-graded cells of one graded notebook: score (None until a TA gives one), max, and
+    whether it waits for a TA (never graded, or changed by a resubmission since it was)."""
+    found = []
+    for cell_id in run["manual_answers"]:
+        try:
+            g = gb.find_grade(cell_id, run["notebook"], run["assignment"], run["student"])
+        except MissingEntry:
+            continue
+        score = g.manual_score if g.manual_score is not None else g.auto_score
+        found.append({"cell": cell_id, "score": score, "max_score": g.max_score,
+                      "pending": bool(g.needs_manual_grade), "regraded": bool(g.needs_manual_grade) and score is not None})
+    return found
 
 
 def grade_of(row: dict) -> NotebookGrade:

@@ -124,11 +124,14 @@ def merge(template: NotebookNode, submitted: NotebookNode) -> tuple[NotebookNode
             cells.extend(extras_after.get(gid, []))
     merged.cells = cells
     if not answers and any(is_answer_cell(c) for c in template.cells):
-        notes.insert(0, "none of this question's answer cells were found: is this the right notebook?")
+        notes.insert(0, f"{WRONG_NOTEBOOK}: is this the right notebook?")
     # Always run the course kernel, whatever the submission asks for.
     merged.metadata["kernelspec"] = copy.deepcopy(template.metadata.get(
         "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}))
     return merged, notes
+
+
+WRONG_NOTEBOOK = "none of this question's answer cells were found"
 
 
 def load_submission(path: Path | None, template: NotebookNode) -> Prepared:
@@ -138,4 +141,8 @@ def load_submission(path: Path | None, template: NotebookNode) -> Prepared:
     if nb is None:
         return Prepared(None, problem)
     merged, notes = merge(template, nb)
+    if notes and notes[0].startswith(WRONG_NOTEBOOK):
+        # Running it would grade the released stubs: say what happened instead.
+        return Prepared(None, f"{WRONG_NOTEBOOK}: is this the right notebook? Submit this question's "
+                              f"notebook under its own name", notes[1:])
     return Prepared(merged, None, notes)

@@ -119,3 +119,50 @@ def test_feedback_command(graded, capsys):
     assert cli.main(["--workspace", str(course.workspace), "feedback", HOMEWORK]) == 0
     assert "wrote feedback for 2 submissions" in capsys.readouterr().out
     assert (course.feedback / "bob" / HOMEWORK / "checks.html").exists()
+
+
+# ------------------------------------------------------------------ mistakes: one line, non-zero, nothing lost
+@pytest.mark.parametrize("args, words", [
+    (("export", "hw9"), "no homework 'hw9'; the course has: hw1"),
+    (("collect", "hw1", "--from", "/tmp/no-such-download.zip"), "no such file or folder"),
+    (("collect", "hw1"), "collect hw1 --from <folder or zip>"),      # nothing in the exchange
+    (("grade", "hw1"), "run `collect hw1` first"),
+    (("table", "hw1"), "run `grade hw1` first"),
+    (("feedback", "hw1"), "run `grade hw1` first"),
+    (("calibrate", "hw_1"), "did you mean 'hw1'?"),
+])
+def test_a_mistake_is_one_line_and_exit_2(tmp_path, args, words):
+    result = autograder(*args, "--workspace", str(tmp_path / "fresh"))   # global option after the command
+    assert result.returncode == 2, result
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in result.stderr, lines
+
+
+def test_an_unknown_student_is_named(graded):
+    course, _ = graded
+    (course.submitted / "alice" / HOMEWORK).mkdir(parents=True, exist_ok=True)
+    result = autograder("grade", HOMEWORK, "--student", "alicee", "--workspace", str(course.workspace))
+    assert result.returncode == 2 and "no submission of hw1 from 'alicee' (did you mean 'alice'?)" in result.stdout
+
+
+def test_an_unexpected_failure_is_one_line_with_the_log(tmp_path):
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "gradebook.db").write_text("not a database")
+    result = autograder("table", HOMEWORK, "--workspace", str(workspace))
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    (line,) = result.stdout.strip().splitlines()
+    assert line.startswith("error: ") and f"details in {workspace / 'autograder-errors.log'}" in line
+    assert "Traceback" in (workspace / "autograder-errors.log").read_text()
+
+
+def test_export_refuses_to_replace_a_csv_with_less(graded):
+    course, _ = graded
+    path = course.workspace / "grades.csv"
+    assert autograder("export", HOMEWORK, "--workspace", str(course.workspace)).returncode == 0
+    path.write_text(path.read_text() + "zoe,hw0,q,graded,1,1,0,0,0,1,1,,,,,,,\n")
+    before = path.read_text()
+    result = autograder("export", HOMEWORK, "--workspace", str(course.workspace))
+    assert result.returncode == 2 and "--force" in result.stdout and path.read_text() == before
+    assert autograder("export", HOMEWORK, "--force", "--workspace", str(course.workspace)).returncode == 0
+    assert "zoe" not in path.read_text()

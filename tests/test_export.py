@@ -9,7 +9,9 @@ import pytest
 from test_gradebook import (DETAIL, GRADER_ERROR_NOTE, HOMEWORK, SECRET, WRITTEN_CELL, check, conv_checks,
                             notebook_grade, opencv_checks, record_grades, registered_course, zero_checks)
 
-from autograder.export import CSV_FIELDS, export_csv, export_gradescope, grade_rows
+from autograder.errors import UsageError
+from autograder.export import CSV_FIELDS, export_csv, export_gradescope, export_lms, grade_rows
+from autograder.gradebook import open_gradebook
 
 INVALID = "the file is not valid JSON (line 3, column 7): was it saved from Jupyter?"
 
@@ -62,9 +64,10 @@ def test_grade_rows_join_runs_with_nbgrader_scores(graded):
     # nbgrader's notebook score is the hidden checks' score when nothing waits for a TA.
     assert (rows["alice", "conv_by_hand"]["notebook_score"], rows["alice", "conv_by_hand"]["notebook_max"]) == (10, 10)
     assert rows["bob", "conv_by_hand"]["notebook_score"] == 2
-    assert rows["alice", "conv_by_hand"]["written_pending"] is False
-    assert rows["alice", "opencv_filters"]["written_pending"] is True
+    assert rows["alice", "conv_by_hand"]["written_pending"] == 0
+    assert rows["alice", "opencv_filters"]["written_pending"] == 1
     assert rows["alice", "opencv_filters"]["notebook_max"] == 10   # 8 hidden + 2 written
+    assert (rows["alice", "opencv_filters"]["total_score"], rows["alice", "opencv_filters"]["total_max"]) == (6, 10)
 
 
 def test_csv_has_one_row_per_graded_notebook(graded, tmp_path):
@@ -83,7 +86,7 @@ def test_csv_has_one_row_per_graded_notebook(graded, tmp_path):
         assert row["limit_hit"] == (grade.limit_hit or "")
     assert rows["bob", "conv_by_hand"]["limit_hit"] == "wall time"
     assert rows["carol", "conv_by_hand"]["message"] == INVALID     # commas and colons survive quoting
-    assert rows["alice", "opencv_filters"]["written_pending"] == "True"
+    assert rows["alice", "opencv_filters"]["written_pending"] == "1"
     assert "_run" not in path.read_text() and SECRET not in path.read_text()
 
 
@@ -95,16 +98,17 @@ def test_gradescope_results_per_submission(graded, tmp_path):
 
     for student, result in results.items():
         mine = {q: g for (s, q), g in grades.items() if s == student}
-        if not any(g.manual_answers for g in mine.values()):   # written answers: see issue #8
-            assert result["score"] == pytest.approx(sum(g.score for g in mine.values()))
+        # No TA has scored a written answer here: the total is the autograded points.
+        assert result["score"] == pytest.approx(sum(g.score for g in mine.values()))
         expected_tests = [(f"{q}: {c['title']}", c["points"], c["max_points"], c["passed"])
                           for q, g in sorted(mine.items()) for c in g.checks]
-        assert [(t["name"], t["score"], t["max_score"], t["status"] == "passed") for t in result["tests"]] \
-            == expected_tests
+        checks = [t for t in result["tests"] if "written answer" not in t["name"]]
+        assert [(t["name"], t["score"], t["max_score"], t["status"] == "passed") for t in checks] == expected_tests
         assert set(result["extra_data"]) == set(mine)
         for question, grade in mine.items():
             assert result["extra_data"][question] == {"status": grade.status, "wall_s": grade.wall_s,
-                                                      "peak_rss_mb": grade.peak_rss_mb, "limit_hit": grade.limit_hit}
+                                                      "peak_rss_mb": grade.peak_rss_mb, "limit_hit": grade.limit_hit,
+                                                      "written_pending": len(grade.manual_answers)}
             assert f"== {question}" in result["output"]
             assert f"Outcome: {grade.status}" in result["output"]
 
@@ -129,3 +133,82 @@ def test_gradescope_results_never_carry_instructor_detail(graded, tmp_path):
         content = path.read_text()
         assert SECRET not in content and "Traceback" not in content and DETAIL not in content, path
         assert "grader error" not in content, path
+
+
+def test_a_pending_written_answer_is_pending_not_zero(graded, tmp_path):
+    course, _ = graded
+    alice = json.loads(export_gradescope(course, tmp_path / "gs", HOMEWORK)[0].read_text())
+    written = next(t for t in alice["tests"] if t["name"] == f"opencv_filters: written answer {WRITTEN_CELL}")
+    assert "score" not in written and written["max_score"] == 2 and "pending" in written["output"]
+    assert "1 written answer(s) wait for a grader" in alice["output"]
+
+
+# ------------------------------------------------------------------ hand-given scores everywhere
+def set_manual_score(course, student, notebook, cell, score):
+    gb = open_gradebook(course)
+    try:
+        grade = gb.find_grade(cell, notebook, HOMEWORK, student)
+        grade.manual_score, grade.needs_manual_grade = score, False   # what formgrader does
+        gb.db.commit()
+    finally:
+        gb.close()
+
+
+@pytest.fixture()
+def hand_graded(tmp_path_factory):
+    course = registered_course(tmp_path_factory, "hand")
+    record_grades(course, notebook_grade("erin", "conv_by_hand"),
+                  notebook_grade("erin", "opencv_filters", checks=opencv_checks(border=0),
+                                 manual_answers={WRITTEN_CELL: "answer-1"}, submission_sha256="1" * 64))
+    set_manual_score(course, "erin", "opencv_filters", WRITTEN_CELL, 1.5)
+    return course
+
+
+def test_a_ta_score_is_in_every_output(hand_graded, tmp_path):
+    course = hand_graded
+    row = next(r for r in grade_rows(course, HOMEWORK) if r["notebook"] == "opencv_filters")
+    assert (row["autograded_score"], row["written_score"], row["written_pending"]) == (6, 1.5, 0)
+    assert row["total_score"] == row["notebook_score"] == 7.5   # ours and nbgrader's agree
+    with export_csv(course, tmp_path / "g.csv", HOMEWORK).open(newline="") as handle:
+        csv_row = next(r for r in csv.DictReader(handle) if r["notebook"] == "opencv_filters")
+    assert (csv_row["total_score"], csv_row["written_score"]) == ("7.5", "1.5")
+    result = json.loads(export_gradescope(course, tmp_path / "gs", HOMEWORK)[0].read_text())
+    assert result["score"] == 17.5
+    written = next(t for t in result["tests"] if "written answer" in t["name"])
+    assert written["score"] == 1.5 and "pending" not in written["output"]
+    for kind, column in (("canvas", "SIS User ID"), ("moodle", "ID number")):
+        with export_lms(course, tmp_path / f"{kind}.csv", kind, HOMEWORK).open(newline="") as handle:
+            (lms_row,) = list(csv.DictReader(handle))
+        assert (lms_row[column], lms_row[HOMEWORK]) == ("erin", "17.5")
+
+
+def test_regrading_the_same_file_keeps_the_ta_score(hand_graded):
+    course = hand_graded
+    record_grades(course, notebook_grade("erin", "opencv_filters", checks=opencv_checks(border=0),
+                                         manual_answers={WRITTEN_CELL: "answer-1"}, submission_sha256="1" * 64))
+    row = next(r for r in grade_rows(course, HOMEWORK) if r["notebook"] == "opencv_filters")
+    assert (row["written_score"], row["written_pending"], row["total_score"]) == (1.5, 0, 7.5)
+
+
+@pytest.mark.parametrize("answer, flagged", [("answer-1", 0), ("answer-2", 1)])
+def test_a_resubmission_keeps_the_old_score_and_flags_a_changed_answer(hand_graded, answer, flagged):
+    course = hand_graded
+    record_grades(course, notebook_grade("erin", "opencv_filters", manual_answers={WRITTEN_CELL: answer},
+                                         submission_sha256="2" * 64))   # a new file: the checks pass now
+    row = next(r for r in grade_rows(course, HOMEWORK) if r["notebook"] == "opencv_filters")
+    assert (row["written_score"], row["written_pending"], row["total_score"]) == (1.5, flagged, 9.5)
+    assert row["_written"][0]["regraded"] is bool(flagged)
+
+
+def test_an_export_never_replaces_a_file_with_less(graded, tmp_path):
+    course, _ = graded
+    path = export_csv(course, tmp_path / "grades.csv", HOMEWORK)
+    kept = path.read_text().splitlines()
+    path.write_text("\n".join(kept + ["zoe,hw0,q,graded" + "," * (len(CSV_FIELDS) - 4)]) + "\n")
+    before = path.read_text()
+    with pytest.raises(UsageError, match="would drop"):
+        export_csv(course, path, HOMEWORK)
+    assert path.read_text() == before
+    export_csv(course, path, HOMEWORK, force=True)
+    assert path.read_text().splitlines() == kept
+    export_csv(course, path, HOMEWORK)    # the same rows again: no refusal

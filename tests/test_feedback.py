@@ -6,7 +6,7 @@ import shutil
 from html.parser import HTMLParser
 
 import pytest
-from test_gradebook import (DETAIL, GRADER_ERROR_NOTE, HOMEWORK, SECRET, check, conv_checks, notebook_grade,
+from test_gradebook import (DETAIL, GRADER_ERROR_NOTE, HOMEWORK, SECRET, WRITTEN_CELL, check, conv_checks, notebook_grade,
                             opencv_checks, record_grades, registered_course)
 
 from autograder.feedback import check_lines, generate_feedback, render_html
@@ -17,6 +17,15 @@ def run_of(grade) -> dict:
     return {"student": grade.student, "assignment": grade.assignment, "notebook": grade.notebook,
             "status": grade.status, "score": grade.score, "max_score": grade.max_score, "checks": grade.checks,
             "notes": grade.notes, "message": grade.message}
+
+
+def row_of(grade, written=()) -> dict:
+    """A grade_rows() row of a NotebookGrade: its run and its written answers' grades."""
+    written = list(written)
+    score = grade.score + sum(w["score"] or 0 for w in written)
+    return {"notebook": grade.notebook, "total_score": score,
+            "total_max": grade.max_score + sum(w["max_score"] for w in written),
+            "written_pending": sum(w["pending"] for w in written), "_run": run_of(grade), "_written": written}
 
 
 class _Text(HTMLParser):
@@ -64,10 +73,11 @@ def test_check_lines_without_a_message():
 
 
 def test_render_html_shows_scores_titles_and_messages_but_no_detail():
-    runs = [run_of(notebook_grade("s", "conv_by_hand", checks=conv_checks(xcorr=2.5, conv=0),
+    rows = [row_of(notebook_grade("s", "conv_by_hand", checks=conv_checks(xcorr=2.5, conv=0),
                                   notes=[GRADER_ERROR_NOTE])),
-            run_of(notebook_grade("s", "opencv_filters", checks=opencv_checks(border=0)))]
-    page = render_html("s", HOMEWORK, runs)
+            row_of(notebook_grade("s", "opencv_filters", checks=opencv_checks(border=0)))]
+    page = render_html("s", HOMEWORK, rows)
+    runs = [row["_run"] for row in rows]
     text = parsed(page).items
     assert f"{HOMEWORK}: feedback for s" in text
     assert "conv_by_hand: 5.5 / 10" in text and "opencv_filters: 6 / 8" in text
@@ -84,7 +94,7 @@ def test_render_html_escapes_text_from_the_students_kernel():
     grade = notebook_grade("<b>mallory</b>", "conv_by_hand", checks=conv_checks(conv=0), message=hostile,
                            notes=[f"cell 2: Exception: {hostile}"])
     grade.checks[2]["message"] = f"convolve2d raised {hostile}"
-    page = render_html(grade.student, HOMEWORK, [run_of(grade)])
+    page = render_html(grade.student, HOMEWORK, [row_of(grade)])
     assert "<script" not in page and "<b>" not in page
     assert set(parsed(page).tags) <= {"meta", "title", "h1", "h2", "ul", "li"}
     assert any(hostile in item for item in parsed(page).items)   # shown as text, not dropped
@@ -112,8 +122,8 @@ def graded(tmp_path_factory):
 
 def test_generate_feedback_writes_one_report_per_submission(graded):
     course, grades = graded
-    written, nbgrader_problem = generate_feedback(course, HOMEWORK)
-    assert nbgrader_problem is None
+    written, waiting, nbgrader_problem = generate_feedback(course, HOMEWORK)
+    assert nbgrader_problem is None and waiting == []
     assert written == [course.feedback / s / HOMEWORK / "checks.html" for s in ("fb_alice", "fb_bob")]
     for path in written:
         student = path.parts[-3]
@@ -141,8 +151,8 @@ def test_generate_feedback_with_nbgrader_notebook_feedback(tmp_path_factory):
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy(course.assignments / HOMEWORK / f"{grade.notebook}.ipynb", folder)
 
-    written, nbgrader_problem = generate_feedback(course, HOMEWORK)
-    assert nbgrader_problem is None
+    written, waiting, nbgrader_problem = generate_feedback(course, HOMEWORK)
+    assert nbgrader_problem is None and waiting == []
     for grade in grades:
         folder = course.feedback / grade.student / HOMEWORK
         nbgrader_page = (folder / f"{grade.notebook}.html").read_text()
@@ -150,3 +160,34 @@ def test_generate_feedback_with_nbgrader_notebook_feedback(tmp_path_factory):
         assert SECRET not in nbgrader_page
         # nbgrader replaces a submission's feedback folder; our report is written after it.
         assert folder / "checks.html" in written and (folder / "checks.html").exists()
+
+
+@pytest.mark.parametrize("score, line", [
+    (None, f"[WRITTEN] {WRITTEN_CELL}: pending (graded by hand, out of 2)"),
+    (1.5, f"[WRITTEN] {WRITTEN_CELL}: 1.5/2"),
+])
+def test_written_answers_show_their_score_or_pending(score, line):
+    grade = notebook_grade("s", "opencv_filters", checks=opencv_checks(border=0))
+    written = [{"cell": WRITTEN_CELL, "score": score, "max_score": 2, "pending": score is None, "regraded": False}]
+    items = parsed(render_html("s", HOMEWORK, [row_of(grade, written)])).items
+    assert line in items
+    assert ("opencv_filters: 6 / 10 (1 written answer(s) pending)" if score is None
+            else "opencv_filters: 7.5 / 10") in items
+
+
+def test_nbgrader_feedback_waits_for_hand_grading(tmp_path_factory):
+    course = registered_course(tmp_path_factory, "feedback_pending")
+    grades = [notebook_grade("fb_done", "opencv_filters"),
+              notebook_grade("fb_wait", "opencv_filters", manual_answers={WRITTEN_CELL: "an answer"})]
+    record_grades(course, *grades)
+    for grade in grades:
+        folder = course.autograded / grade.student / HOMEWORK
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(course.assignments / HOMEWORK / "opencv_filters.ipynb", folder)
+    written, waiting, problem = generate_feedback(course, HOMEWORK)
+    assert problem is None and waiting == ["fb_wait"]
+    assert (course.feedback / "fb_done" / HOMEWORK / "opencv_filters.html").exists()
+    assert not (course.feedback / "fb_wait" / HOMEWORK / "opencv_filters.html").exists()
+    assert "pending" in (course.feedback / "fb_wait" / HOMEWORK / "checks.html").read_text()
+    written, waiting, problem = generate_feedback(course, HOMEWORK, partial=True)
+    assert waiting == [] and (course.feedback / "fb_wait" / HOMEWORK / "opencv_filters.html").exists()

@@ -130,7 +130,6 @@ GRADED = {  # student -> (submission, expected score)
     "replace_hidden": (edited(replace_hidden, answer_notebook(Q, WRONG)), 0),
     "edit_metadata": (edited(edit_metadata), 10),
     "rename_answer": (edited(rename_answer), 0),  # the released stub now follows and raises
-    "other_question": (answer_notebook("opencv_filters"), 0),
     "evil_kernel": (edited(evil_kernel), 10),
     "nbformat3": (as_nbformat3(REFERENCE), 10),
 }
@@ -144,6 +143,7 @@ INVALID = {  # student -> (file content, words of the message)
     "lone_surrogate": (nbformat.writes(REFERENCE).replace("# constant mode: zeros on every side", "# \\ud800"),
                        "invalid Unicode"),
     "junk_cells": (junk_cells(REFERENCE), "not a readable Jupyter notebook"),
+    "other_question": (answer_notebook("opencv_filters"), "is this the right notebook?"),
 }
 
 
@@ -197,7 +197,6 @@ def test_repairs_are_explained(run):
     assert points(run.grades["delete_answer"], "test_cross_correlation_values") == 4
     assert "appears more than once" in notes["duplicate_answer"]
     assert "'conv_xcorr_solution' was missing" in notes["rename_answer"]
-    assert "is this the right notebook?" in notes["other_question"]
 
 
 def test_the_kernelspec_of_the_submission_is_ignored(run):
