@@ -6,7 +6,7 @@
     homeworks  print the course's homeworks, in the book's order
     examples   regenerate examples/submissions/ from the declarations in examples/<hw>/<q>.py
     calibrate  time the reference solutions; each question's time budget derives from them
-    collect    submissions from nbgrader's exchange, or from a folder/zip <student>/<hw>/<q>.ipynb
+    collect    submissions from nbgrader's exchange, or an LMS download (Canvas, Moodle, Gradescope, folders)
     grade      run every collected notebook in the sandbox and score it with the hidden checks
                (--jobs N workers; --shard i/N for one machine's share, then `merge`)
     feedback   write feedback for students (per-check report + nbgrader's notebook feedback)
@@ -95,21 +95,35 @@ def cmd_examples(course: Course, args) -> int:
 
 
 def cmd_collect(course: Course, args) -> int:
+    from datetime import datetime
+
     from .collect import collect
 
     source = Path(args.source).expanduser() if args.source else None
     if source is not None and not source.exists():
         raise UsageError(f"--from {args.source}: no such file or folder (give the LMS download: a folder or a .zip)")
+    if args.roster and source is None:
+        raise UsageError("--roster maps the names of an LMS download: give the download with --from")
+    if args.roster and not Path(args.roster).is_file():
+        raise UsageError(f"--roster {args.roster}: no such file (a CSV with a student_id column)")
+    try:
+        due = datetime.fromisoformat(args.due) if args.due else None
+    except ValueError:
+        raise UsageError(f"--due {args.due}: give a date and time like 2026-03-02 12:00") from None
     if source is None and not any(course.exchange.glob(f"*/inbound/*+{args.homework}+*")):
         raise UsageError(f"nothing of {args.homework} was submitted through nbgrader's exchange ({course.exchange}); "
                          f"to collect an LMS download: collect {args.homework} --from <folder or zip>")
-    report = collect(course, args.homework, source)
-    say(f"collected {len(report.collected)} notebooks from {len({s for s, _, _ in report.collected})} students")
+    report = collect(course, args.homework, source, roster=args.roster, due=due)
+    layout = f" ({report.layout} layout)" if report.layout else ""
+    say(f"collected {len(report.collected)} notebooks from {len(report.students)} students{layout}")
     for reason in report.skipped:
         say(f"skipped {reason}", style="yellow")
+    for student, why in sorted(report.late.items()):
+        say(f"late: {student}: {why}", style="yellow")
+    for note in report.notes:
+        say(f"note: {note}")
     if report.other_homeworks:
-        others = sorted({path.split("/")[1] for path in report.other_homeworks})
-        say(f"left {len(report.other_homeworks)} notebooks of {', '.join(others)} for their own collect")
+        say(f"left {len(report.other_homeworks)} notebooks of {', '.join(report.homeworks_left)} for their own collect")
     if not report.collected:
         say(f"nothing of {args.homework} was collected: see the reasons above", style="red")
         return 1
@@ -307,8 +321,11 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("collect", parents=[common], help="collect submissions")
     s.add_argument("homework")
-    s.add_argument("--from", dest="source", help="folder or zip laid out <student>/<hw>/<q>.ipynb "
-                                                 "(default: nbgrader's exchange)")
+    s.add_argument("--from", dest="source", help="folder or zip downloaded from Canvas, Moodle or Gradescope, "
+                                                 "or laid out <student>/<hw>/<q>.ipynb (default: nbgrader's exchange)")
+    s.add_argument("--roster", help="CSV with a student_id column and any of name, email, lms_id: "
+                                    "maps the download's names to student ids")
+    s.add_argument("--due", help="deadline (e.g. '2026-03-02 12:00', local time): later submissions are listed as late")
     s.set_defaults(func=cmd_collect)
 
     s = sub.add_parser("grade", parents=[common], help="grade collected submissions")
