@@ -166,3 +166,32 @@ def test_export_refuses_to_replace_a_csv_with_less(graded):
     assert result.returncode == 2 and "--force" in result.stdout and path.read_text() == before
     assert autograder("export", HOMEWORK, "--force", "--workspace", str(course.workspace)).returncode == 0
     assert "zoe" not in path.read_text()
+
+
+def test_collect_a_canvas_download_with_a_roster(tmp_path):
+    import zipfile
+
+    released = (REPO_ROOT / "assignments" / HOMEWORK / "conv_by_hand.ipynb").read_bytes()
+    download = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(download, "w") as archive:
+        archive.writestr("smithcarol_12345_67890_conv_by_hand.ipynb", released)
+        archive.writestr("smithcarol_12345_67891_conv_by_hand (1).ipynb", released)   # a browser's duplicate
+        archive.writestr("doejohn_LATE_222_333_gradcam.ipynb", released)
+        archive.writestr("doejohn_222_334_report.pdf", b"%PDF")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,name,lms_id\ncsmith,Carol Smith,12345\njdoe,John Doe,222\n")
+    workspace = tmp_path / "ws"
+    result = autograder("collect", HOMEWORK, "--from", str(download), "--roster", str(roster),
+                        "--workspace", str(workspace))
+    assert result.returncode == 0, result
+    assert "collected 2 notebooks from 2 students (canvas layout)" in result.stdout
+    assert "report.pdf" in result.stdout and "late: jdoe" in result.stdout
+    assert sorted(p.relative_to(workspace / "submitted").as_posix() for p in workspace.rglob("*.ipynb")) == \
+        [f"csmith/{HOMEWORK}/conv_by_hand.ipynb", f"jdoe/{HOMEWORK}/gradcam.ipynb"]
+
+    wrong = tmp_path / "wrong"
+    (wrong / "alice" / HOMEWORK).mkdir(parents=True)
+    (wrong / "alice" / HOMEWORK / "conv_by_hnd.ipynb").write_bytes(released)
+    result = autograder("collect", HOMEWORK, "--from", str(wrong), "--workspace", str(tmp_path / "ws2"))
+    assert result.returncode == 1 and "nothing of hw1 was collected" in result.stdout
+    assert "conv_by_hand" in result.stdout   # the names it would have taken
