@@ -9,6 +9,7 @@
     collect    submissions from nbgrader's exchange, or an LMS download (Canvas, Moodle, Gradescope, folders)
     grade      run every collected notebook in the sandbox and score it with the hidden checks
                (--jobs N workers; --shard i/N for one machine's share, then `merge`)
+    formgrader grade written answers by hand in nbgrader's formgrader (localhost, token printed)
     feedback   write feedback for students (per-check report + nbgrader's notebook feedback)
     export     grades.csv, Gradescope-style results.json per submission, Canvas and Moodle import CSVs
     table      print the grade table
@@ -216,6 +217,12 @@ def cmd_merge(course: Course, args) -> int:
     return 0
 
 
+def cmd_formgrader(course: Course, args) -> int:
+    from .formgrader import serve
+
+    return serve(course, port=args.port, open_browser=args.open)
+
+
 def cmd_feedback(course: Course, args) -> int:
     from .feedback import generate_feedback
 
@@ -352,6 +359,12 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("merge", parents=[common], help="fold shard gradebooks (grade --shard) into the course gradebook")
     s.add_argument("homework")
     s.set_defaults(func=cmd_merge)
+
+    s = sub.add_parser("formgrader", parents=[common],
+                       help="grade written answers by hand: nbgrader's formgrader on this workspace, on localhost")
+    s.add_argument("--port", type=int, help="port (default: a free one)")
+    s.add_argument("--open", action="store_true", help="open it in a browser")
+    s.set_defaults(func=cmd_formgrader)
 
     s = sub.add_parser("feedback", parents=[common], help="write feedback for students")
     s.add_argument("homework")
