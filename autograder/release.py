@@ -47,7 +47,7 @@ def hidden_checks_cell(question: str, points: float):
     """The locked, graded placeholder the gradebook records the hidden checks' score against."""
     cell = nbformat.v4.new_code_cell(
         f"# Hidden checks ({points:g} points): run by the autograder after you submit.\n"
-        "# They call your functions on inputs chosen at grading time and rebuild your model to measure it.")
+        "# They call your functions on inputs chosen at grading time, and measure any model you build.")
     cell["id"] = f"{question}-hidden-checks"
     cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"{question}_hidden_checks", "locked": True,
                                  "points": points, "schema_version": 3, "solution": False}
