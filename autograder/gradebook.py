@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.utils import parse_utc
 from sqlalchemy import text
 from sqlalchemy.exc import SAWarning
 
@@ -83,11 +84,13 @@ def record(gb: Gradebook, grade: NotebookGrade, hidden_cell: str, timestamp: str
     a TA already scored keeps its score when the graded file is the same one (a regrade, a merge)."""
     gb.update_or_create_student(grade.student)
     try:
-        gb.find_submission(grade.assignment, grade.student)
+        submission = gb.find_submission(grade.assignment, grade.student)
     except MissingEntry:
-        gb.add_submission(grade.assignment, grade.student, **({"timestamp": timestamp} if timestamp else {}))
+        submission = gb.add_submission(grade.assignment, grade.student, **({"timestamp": timestamp} if timestamp else {}))
     session = gb.db
     try:
+        if timestamp:   # a resubmission's time replaces the first one (lateness is judged on it)
+            submission.timestamp = parse_utc(timestamp)
         previous = session.execute(text(
             "SELECT submission_sha256, manual_answers FROM autograder_runs"
             " WHERE student = :s AND assignment = :a AND notebook = :n"),

@@ -212,3 +212,13 @@ def test_an_export_never_replaces_a_file_with_less(graded, tmp_path):
     export_csv(course, path, HOMEWORK, force=True)
     assert path.read_text().splitlines() == kept
     export_csv(course, path, HOMEWORK)    # the same rows again: no refusal
+
+
+def test_a_skipped_check_is_not_reported_as_failed(tmp_path_factory, tmp_path):
+    course = registered_course(tmp_path_factory, "skipped")
+    checks = conv_checks()
+    checks[0].update(points=0.0, passed=False, skipped=True, message="skipped on this grader: no CUDA")
+    record_grades(course, notebook_grade("sam", "conv_by_hand", checks=checks))
+    (result,) = export_gradescope(course, tmp_path / "gs", HOMEWORK)
+    test = json.loads(result.read_text())["tests"][0]
+    assert "status" not in test and test["output"] == "skipped on this grader: no CUDA"

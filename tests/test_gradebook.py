@@ -241,11 +241,22 @@ def test_graded_notebooks_gives_the_hash_per_student_and_question(tmp_path_facto
         gb.close()
 
 
-def test_a_new_submission_gets_the_timestamp_given(course):
-    record_grades(course, notebook_grade("rec_time", "conv_by_hand"), timestamp="2026-03-01 12:30:00 UTC")
+def submission_time(course, student):
     gb = open_gradebook(course)
     try:
-        submission = gb.find_submission(HOMEWORK, "rec_time")
-        assert submission.timestamp == datetime(2026, 3, 1, 12, 30)
+        return gb.find_submission(HOMEWORK, student).timestamp
     finally:
         gb.close()
+
+
+def test_a_new_submission_gets_the_timestamp_given(course):
+    record_grades(course, notebook_grade("rec_time", "conv_by_hand"), timestamp="2026-03-01 12:30:00 UTC")
+    assert submission_time(course, "rec_time") == datetime(2026, 3, 1, 12, 30)
+
+
+def test_a_resubmission_replaces_the_timestamp(course):
+    record_grades(course, notebook_grade("rec_late", "conv_by_hand"), timestamp="2026-03-01 12:30:00 UTC")
+    record_grades(course, notebook_grade("rec_late", "conv_by_hand"), timestamp="2026-03-03 08:00:00 UTC")
+    assert submission_time(course, "rec_late") == datetime(2026, 3, 3, 8, 0)
+    record_grades(course, notebook_grade("rec_late", "conv_by_hand"))   # no time given: the last one stays
+    assert submission_time(course, "rec_late") == datetime(2026, 3, 3, 8, 0)
