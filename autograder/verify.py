@@ -91,15 +91,18 @@ def leaks(course: Course, homework: str, question: str, released: Path | None = 
             given |= _code_lines(cell.source.replace(region, ""))
         else:
             given |= _code_lines(cell.source)
+    released = (released or course.assignments / homework) / f"{question}.ipynb"
+    student_text, stubs = [], set()
+    if released.exists():
+        nb = json.loads(released.read_text())
+        sources = {id(c): "".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in nb["cells"]}
+        student_text += list(sources.values())
+        # What nbgrader leaves in an answer cell (e.g. `raise NotImplementedError()`) is given too.
+        stubs = {line for c in nb["cells"] if is_answer_cell(c) for line in _code_lines(sources[id(c)])}
     for example in ex.declared(course, homework, question):
         if example.points == {} and example.status == "graded":  # a full-marks answer
             for source in example.answers.values():
-                secret |= _code_lines(source) - given  # signatures and prompts are given to everyone
-    released = (released or course.assignments / homework) / f"{question}.ipynb"
-    student_text = []
-    if released.exists():
-        nb = json.loads(released.read_text())
-        student_text += ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in nb["cells"]]
+                secret |= _code_lines(source) - given - stubs  # signatures and prompts are given to everyone
     student_text += [p.read_text() for p in sorted((course.root / "book").glob("*.md"))]
     shown = "\n".join(student_text)
     return [f"a line of the solution is visible to students: {line[:80]!r}" for line in sorted(secret) if line in shown]

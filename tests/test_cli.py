@@ -195,3 +195,23 @@ def test_collect_a_canvas_download_with_a_roster(tmp_path):
     result = autograder("collect", HOMEWORK, "--from", str(wrong), "--workspace", str(tmp_path / "ws2"))
     assert result.returncode == 1 and "nothing of hw1 was collected" in result.stdout
     assert "conv_by_hand" in result.stdout   # the names it would have taken
+
+
+def test_the_table_and_exports_count_hand_graded_answers(tmp_path_factory):
+    from test_export import set_manual_score
+    from test_gradebook import WRITTEN_CELL, opencv_checks
+
+    course = registered_course(tmp_path_factory, "cli_manual")
+    record_grades(course, *[notebook_grade(s, "opencv_filters", checks=opencv_checks(border=0),
+                                           manual_answers={WRITTEN_CELL: "an answer"}) for s in ("ann", "ben")])
+    set_manual_score(course, "ann", "opencv_filters", WRITTEN_CELL, 1.5)
+    result = autograder("table", HOMEWORK, "--workspace", str(course.workspace))
+    rows = table_rows(result.stdout)
+    assert rows["ann"][0] == "7.5/10" and rows["ben"][0] == "6/10 +1 pending", rows
+    result = autograder("export", HOMEWORK, "--workspace", str(course.workspace))
+    assert result.returncode == 0 and "1 written answers wait for a grader" in result.stdout
+    with (course.workspace / "canvas.csv").open(newline="") as handle:
+        canvas = {r["SIS User ID"]: r[HOMEWORK] for r in csv.DictReader(handle)}
+    with (course.workspace / "moodle.csv").open(newline="") as handle:
+        moodle = {r["ID number"]: r[HOMEWORK] for r in csv.DictReader(handle)}
+    assert canvas == moodle == {"ann": "7.5", "ben": "6"}
