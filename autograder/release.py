@@ -2,7 +2,8 @@
 
 Steps, in order:
     derive   copy the masters, appending each question's hidden-checks cell with the points its
-             check file awards (authors never type them)
+             check file awards (authors never type them); public check cells (`<prefix>_check_<what>`)
+             become nbgrader test cells worth 0 points, so `nbgrader validate` runs them
     vet      refuse a question that breaks the static rules (verify.static_problems)
     generate nbgrader strips the solution regions, locks cells and records every graded cell (with
              its checksum and points) in the gradebook
@@ -49,14 +50,32 @@ def hidden_checks_cell(question: str, points: float):
         f"# Hidden checks ({points:g} points): run by the autograder after you submit.\n"
         "# They call your functions on inputs chosen at grading time, and measure any model you build.")
     cell["id"] = f"{question}-hidden-checks"
-    cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"{question}_hidden_checks", "locked": True,
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"{question}{HIDDEN_CHECKS_SUFFIX}", "locked": True,
                                  "points": points, "schema_version": 3, "solution": False}
     return cell
 
 
+HIDDEN_CHECKS_SUFFIX = "_hidden_checks"
+PUBLIC_CHECK_MARK = "_check_"   # grade_id of a public check cell: <prefix>_check_<what>
+
+
 def is_hidden_checks_cell(cell) -> bool:
     meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+    return (cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+            and str(meta.get("grade_id", "")).endswith(HIDDEN_CHECKS_SUFFIX))
+
+
+def is_public_check_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return (cell.get("cell_type") == "code" and bool(meta.get("locked")) and not meta.get("solution")
+            and PUBLIC_CHECK_MARK in str(meta.get("grade_id", "")))
+
+
+def as_nbgrader_test(cell):
+    """A public check as a test cell worth 0 points: `nbgrader validate` and JupyterLab's Validate
+    button run it and report its failure, and no grade depends on it."""
+    cell.metadata["nbgrader"].update(grade=True, points=0)
+    return cell
 
 
 @contextlib.contextmanager
@@ -69,7 +88,8 @@ def derived_sources(course: Course, homework: str):
         for question in course.questions(homework):
             path = source / homework / f"{question}.ipynb"
             nb = nbformat.read(path, as_version=4)
-            nb.cells = [c for c in nb.cells if not is_hidden_checks_cell(c)]
+            nb.cells = [as_nbgrader_test(c) if is_public_check_cell(c) else c
+                        for c in nb.cells if not is_hidden_checks_cell(c)]
             nb.cells.append(hidden_checks_cell(question, load_checks(course, homework, question).max_points))
             nbformat.write(nb, path)
         yield source
