@@ -45,10 +45,45 @@ def say(message: str, style: str | None = None) -> None:
 
 
 def cmd_build(course: Course, args) -> int:
+    import shutil
+
+    import yaml
+
     script = Path(sys.executable).with_name("jupyter-book")  # installed next to this interpreter
     command = [str(script), "build", str(course.root), "--warningiserror", "--nitpick", "--keep-going"]
     command += ["--all"] if args.all else []
-    command += ["--path-output", args.output] if args.output else []
+    output = Path(args.output).resolve() if args.output else course.root  # relative to where the user is
+    command += ["--path-output", str(output)] if args.output else []
+    build = output / "_build"
+    if not args.with_solutions:
+        # Sphinx never deletes a page: after a build with the solutions, start again from nothing.
+        if (build / "html" / "solutions").exists() or (build / "html" / "_sources" / "solutions").exists():
+            shutil.rmtree(build)
+        return subprocess.call(command, cwd=course.root)
+    # After the deadline: the master notebooks (rendered, not executed) as a "Solutions" part per
+    # homework, through a toc and a config generated under _build/; _toc.yml and _config.yml stay as they are.
+    toc = yaml.safe_load((course.root / "_toc.yml").read_text())
+    config = yaml.safe_load((course.root / "_config.yml").read_text())
+    config["exclude_patterns"] = [p for p in config.get("exclude_patterns", []) if p.strip("/") != "solutions"]
+    solution_parts = []
+    for part in toc.get("parts", []):
+        masters = [f"solutions/{entry['file'].split('/', 1)[1].removesuffix('.ipynb')}"
+                   for entry in part.get("chapters", []) if str(entry.get("file", "")).startswith("assignments/")]
+        masters = [m for m in masters if (course.root / f"{m}.ipynb").exists()]
+        leaks = [m for m in masters if "BEGIN HIDDEN TESTS" in (course.root / f"{m}.ipynb").read_text()]
+        if leaks:
+            raise UsageError(f"not publishing hidden tests: {', '.join(leaks)}")
+        if masters:
+            solution_parts.append({"caption": f"Solutions: {part.get('caption', '')}".rstrip(": "),
+                                   "chapters": [{"file": m} for m in masters]})
+    if not solution_parts:
+        raise UsageError("--with-solutions: the book lists no homework page with a master notebook in solutions/")
+    toc["parts"] = toc.get("parts", []) + solution_parts
+    generated = build / "with-solutions"
+    generated.mkdir(parents=True, exist_ok=True)
+    (generated / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False, allow_unicode=True))
+    (generated / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    command += ["--toc", str(generated / "_toc.yml"), "--config", str(generated / "_config.yml")]
     return subprocess.call(command, cwd=course.root)
 
 
@@ -309,6 +344,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("build", parents=[common], help="build the course website")
     s.add_argument("--all", action="store_true", help="rebuild every page")
     s.add_argument("--output", help="folder for _build (default: the repository root)")
+    s.add_argument("--with-solutions", action="store_true",
+                   help="after the deadline: also publish the reference solutions (solutions/, not executed)")
     s.set_defaults(func=cmd_build)
 
     s = sub.add_parser("release", parents=[common], help="generate student versions with nbgrader")

@@ -3,7 +3,8 @@
 Steps, in order:
     derive   copy the masters, appending each question's hidden-checks cell with the points its
              check file awards (authors never type them); public check cells (`<prefix>_check_<what>`)
-             become nbgrader test cells worth 0 points, so `nbgrader validate` runs them
+             become nbgrader test cells worth 0 points, so `nbgrader validate` runs them; a first
+             code cell makes `import data` work in the repository, on a laptop and on Colab
     vet      refuse a question that breaks the static rules (verify.static_problems)
     generate nbgrader strips the solution regions, locks cells and records every graded cell (with
              its checksum and points) in the gradebook
@@ -15,6 +16,7 @@ stale, so CI catches a forgotten release.
 from __future__ import annotations
 
 import contextlib
+import copy
 import filecmp
 import json
 import shutil
@@ -59,6 +61,45 @@ HIDDEN_CHECKS_SUFFIX = "_hidden_checks"
 PUBLIC_CHECK_MARK = "_check_"   # grade_id of a public check cell: <prefix>_check_<what>
 
 
+DATA_CELL_ID = "course_data_package"
+
+
+def repository_url(course: Course) -> str:
+    """The course's public repository, set once in _config.yml (`repository: url:`), as the site's
+    launch buttons read it."""
+    import yaml
+
+    config = yaml.safe_load((course.root / "_config.yml").read_text()) or {}
+    url = (config.get("repository") or {}).get("url")
+    if not url:
+        raise ReleaseError("_config.yml has no `repository: url:` (the course's public repository): "
+                           "released notebooks install the data package from it on Colab")
+    return url.rstrip("/")
+
+
+def data_package_cell(repository: str):
+    """First code cell of every released notebook: makes `import data` work wherever it runs."""
+    cell = nbformat.v4.new_code_cell(
+        "# The course's `data` package, wherever this notebook runs: in the course's repository it is\n"
+        "# found there; on Colab or a laptop without it, it is installed (once) from the repository.\n"
+        "import importlib, importlib.util, subprocess, sys\n"
+        "from pathlib import Path\n"
+        "\n"
+        "if importlib.util.find_spec(\"data\") is None:\n"
+        "    here = Path.cwd().resolve()\n"
+        "    checkout = next((p for p in (here, *here.parents) if (p / \"data\" / \"pyproject.toml\").is_file()), None)\n"
+        "    if checkout is not None:\n"
+        "        sys.path.insert(0, str(checkout))\n"
+        "    else:\n"
+        "        subprocess.check_call([sys.executable, \"-m\", \"pip\", \"install\", \"--quiet\",\n"
+        f"                               \"convnets-course-data @ git+{repository}#subdirectory=data\"])\n"
+        "        importlib.invalidate_caches()")
+    cell["id"] = DATA_CELL_ID.replace("_", "-")
+    cell.metadata["nbgrader"] = {"grade": False, "grade_id": DATA_CELL_ID, "locked": True,
+                                 "schema_version": 3, "solution": False}
+    return cell
+
+
 def is_hidden_checks_cell(cell) -> bool:
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return (cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
@@ -85,11 +126,14 @@ def derived_sources(course: Course, homework: str):
     with tempfile.TemporaryDirectory(prefix="release-") as tmp:
         source = Path(tmp) / "source"
         shutil.copytree(course.solutions / homework, source / homework)
+        data_cell = data_package_cell(repository_url(course))
         for question in course.questions(homework):
             path = source / homework / f"{question}.ipynb"
             nb = nbformat.read(path, as_version=4)
             nb.cells = [as_nbgrader_test(c) if is_public_check_cell(c) else c
                         for c in nb.cells if not is_hidden_checks_cell(c)]
+            first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
+            nb.cells.insert(first_code, copy.deepcopy(data_cell))   # after the title and the prompt
             nb.cells.append(hidden_checks_cell(question, load_checks(course, homework, question).max_points))
             nbformat.write(nb, path)
         yield source
