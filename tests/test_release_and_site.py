@@ -67,6 +67,15 @@ def test_site_has_every_homework_page_and_no_secrets(site):
     assert leaks == []
 
 
+def test_homework_pages_launch_their_notebook_on_colab_and_binder(site):
+    from autograder.release import repository_url
+
+    repo = repository_url(Course()).removeprefix("https://github.com/")
+    page = (site / "assignments" / "hw1" / "conv_by_hand.html").read_text()
+    assert f"https://colab.research.google.com/github/{repo}/blob/main/assignments/hw1/conv_by_hand.ipynb" in page
+    assert f"https://mybinder.org/v2/gh/{repo}/main" in page
+
+
 def chromium_dom(url: str, tmp_path) -> str:
     proc = subprocess.run(
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
