@@ -279,9 +279,16 @@ def cmd_export(course: Course, args) -> int:
     out = course.workspace
     written = [export_csv(course, Path(args.csv or out / "grades.csv"), args.homework, force=args.force)]
     results = export_gradescope(course, Path(args.gradescope or out / "gradescope"), args.homework)
+    people = {}
+    if args.roster:
+        from .lms_layouts import load_roster
+
+        if not Path(args.roster).is_file():
+            raise UsageError(f"--roster {args.roster}: no such file (a CSV with a student_id column)")
+        people = load_roster(args.roster).people
     for kind in ("canvas", "moodle"):
         path = getattr(args, kind) or out / f"{kind}.csv"
-        written.append(export_lms(course, Path(path), kind, args.homework, force=args.force))
+        written.append(export_lms(course, Path(path), kind, args.homework, force=args.force, roster=people))
     say(f"wrote {', '.join(map(str, written))} and {len(results)} results.json files")
     pending = sum(r["written_pending"] for r in grade_rows(course, args.homework))
     if pending:
@@ -416,6 +423,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--canvas", help="Canvas gradebook import CSV (default workspace/canvas.csv)")
     s.add_argument("--moodle", help="Moodle grade import CSV (default workspace/moodle.csv)")
     s.add_argument("--force", action="store_true", help="replace a CSV even when it would lose rows it has")
+    s.add_argument("--roster", help="the roster CSV of collect: fills the LMS ids, emails and names the "
+                                    "Canvas and Moodle files are matched on")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("table", parents=[common], help="print the grade table")

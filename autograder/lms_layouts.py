@@ -341,9 +341,16 @@ class Roster:
     index: dict[str, dict[str, set[str]]] = field(default_factory=lambda: {
         "student_id": {}, "lms_id": {}, "email": {}, "name": {}})
     students: set[str] = field(default_factory=set)
+    # student id -> its first name, email and LMS id: what an LMS gradebook import matches on.
+    people: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def add(self, student_id: str, name: str = "", email: str = "", lms_ids: str = "") -> None:
         self.students.add(student_id)
+        person = self.people.setdefault(student_id, {})
+        first_id = next(iter(re.split(r"[;|\s]+", lms_ids.strip())), "")
+        for key, value in (("name", name.strip()), ("email", email.strip()), ("lms_id", first_id)):
+            if value and key not in person:
+                person[key] = value
         self._put("student_id", student_id.casefold(), student_id)
         for lms_id in re.split(r"[;|\s]+", lms_ids.strip()):
             if lms_id:

@@ -215,3 +215,10 @@ def test_the_table_and_exports_count_hand_graded_answers(tmp_path_factory):
     with (course.workspace / "moodle.csv").open(newline="") as handle:
         moodle = {r["ID number"]: r[HOMEWORK] for r in csv.DictReader(handle)}
     assert canvas == moodle == {"ann": "7.5", "ben": "6"}
+
+    roster = course.workspace / "roster.csv"
+    roster.write_text("student_id,name,email,lms_id\nann,Ann Lee,ann@uni.edu,4242\n")
+    assert autograder("export", HOMEWORK, "--roster", str(roster), "--workspace", str(course.workspace)).returncode == 0
+    with (course.workspace / "canvas.csv").open(newline="") as handle:
+        ann = next(r for r in csv.DictReader(handle) if r["SIS User ID"] == "ann")
+    assert (ann["Student"], ann["ID"], ann["SIS Login ID"]) == ("Ann Lee", "4242", "ann@uni.edu")
