@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import filecmp
+import hashlib
 import json
 import shutil
 import tempfile
@@ -205,8 +206,42 @@ def register(course: Course, homework: str) -> None:
     """Record a homework's graded cells in a (new) gradebook without touching assignments/.
 
     Grading needs the gradebook to know every graded cell; on a fresh workspace this rebuilds
-    that knowledge from solutions/ into a throwaway release folder.
+    that knowledge from solutions/ into a throwaway release folder. A gradebook that already knows
+    this exact homework (same masters, checks and configuration) is left alone: nbgrader's
+    release takes seconds, and every `grade` and shard would pay them.
     """
+    from sqlalchemy import text
+
+    from .gradebook import open_gradebook
+
+    fingerprint = homework_fingerprint(course, homework)
+    gb = open_gradebook(course)
+    try:
+        gb.db.execute(text("CREATE TABLE IF NOT EXISTS autograder_registered "
+                           "(assignment TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)"))
+        known = gb.db.execute(text("SELECT fingerprint FROM autograder_registered WHERE assignment = :a"),
+                              {"a": homework}).scalar()
+        gb.db.commit()
+    finally:
+        gb.close()
+    if known == fingerprint:
+        return
     course.ensure_workspace()
     with tempfile.TemporaryDirectory() as tmp:
         generate(course, homework, Path(tmp))
+    gb = open_gradebook(course)
+    try:
+        gb.db.execute(text("INSERT OR REPLACE INTO autograder_registered VALUES (:a, :f)"),
+                      {"a": homework, "f": fingerprint})
+        gb.db.commit()
+    finally:
+        gb.close()
+
+
+def homework_fingerprint(course: Course, homework: str) -> str:
+    """What a release of `homework` depends on: its masters, its check files, the configuration."""
+    digest = hashlib.sha256()
+    files = sorted((course.solutions / homework).glob("*.ipynb")) + sorted((course.checks / homework).glob("*.py"))
+    for path in files + [course.root / "nbgrader_config.py", course.root / "_config.yml", Path(__file__)]:
+        digest.update(path.name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
+    return digest.hexdigest()

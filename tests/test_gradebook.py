@@ -260,3 +260,17 @@ def test_a_resubmission_replaces_the_timestamp(course):
     assert submission_time(course, "rec_late") == datetime(2026, 3, 3, 8, 0)
     record_grades(course, notebook_grade("rec_late", "conv_by_hand"))   # no time given: the last one stays
     assert submission_time(course, "rec_late") == datetime(2026, 3, 3, 8, 0)
+
+
+def test_registering_again_is_free_until_the_homework_changes(tmp_path_factory, monkeypatch):
+    from autograder import release
+
+    course = registered_course(tmp_path_factory, "register_again")
+    release.register(course, HOMEWORK)            # records the fingerprint of this homework
+    generated = []
+    monkeypatch.setattr(release, "generate", lambda *args: generated.append(args))
+    release.register(course, HOMEWORK)
+    assert generated == [], "an unchanged homework is not released again"
+    monkeypatch.setattr(release, "homework_fingerprint", lambda *args: "a master or a check changed")
+    release.register(course, HOMEWORK)
+    assert len(generated) == 1
