@@ -13,15 +13,24 @@ export COURSE_DATA_OFFLINE ?= 1
 endif
 DEMO_WORKSPACE := workspace/demo
 
-.PHONY: demo test install system-deps build release grade-demo clean
+.PHONY: demo test install install-gpu system-deps build release grade-demo clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-common.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
 install: $(VENV)/.installed system-deps
+
+# A GPU runner: the same venv with CUDA builds (TensorFlow's; torch's from PyPI), so student
+# answers train on the GPU whichever framework they use. `make test` and `make demo` keep it.
+install-gpu: system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip uninstall --quiet --yes tensorflow-cpu || true
+	$(PY) -m pip install --quiet -r requirements-gpu.txt
+	touch $(VENV)/.installed
 
 # bubblewrap is the grading sandbox; chromium renders the site in the browser test.
 system-deps:

@@ -51,6 +51,17 @@ def test_sandboxed_kernel_sees_the_gpu(tmp_path):
 
 
 @pytest.mark.gpu
+def test_a_keras_answer_trains_on_the_gpu_too(tmp_path):
+    """The GPU install path (make install-gpu) has TensorFlow's CUDA build: Keras sees the device."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import tensorflow as tf\nprint('gpus', len(tf.config.list_physical_devices('GPU')))")])
+    result = execute_notebook(notebook, tmp_path, Limits(cell_timeout_s=300))
+    assert result.status == "ok", result.cell_failures
+    text = "".join(o.get("text", "") for o in result.notebook.cells[0].outputs)
+    assert "gpus 0" not in text and "gpus " in text, "TensorFlow's CPU build: run `make install-gpu`"
+
+
+@pytest.mark.gpu
 def test_pytorch_answer_trained_on_the_gpu_earns_full_marks(tmp_path):
     course = temp_course(tmp_path)
     notebook = answer_notebook("mnist_cnn", {"cnn_train_solution": GPU_TRAINING}, student="pytorch")
