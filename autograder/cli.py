@@ -49,6 +49,11 @@ def cmd_build(course: Course, args) -> int:
 
     import yaml
 
+    from .figures import generate as generate_figures
+
+    # The pages' pictures (book/figures/, git-ignored), drawn from public code and data; one that
+    # cannot be drawn becomes a placeholder, so this never stops the build.
+    generate_figures(course.root / "book" / "figures", log=lambda message: say(message, style="yellow"))
     script = Path(sys.executable).with_name("jupyter-book")  # installed next to this interpreter
     command = [str(script), "build", str(course.root), "--warningiserror", "--nitpick", "--keep-going"]
     command += ["--all"] if args.all else []

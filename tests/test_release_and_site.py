@@ -304,6 +304,7 @@ def run_build(tmp_path, monkeypatch, **options) -> list[str]:
     """`cmd_build` with jupyter-book replaced by a recorder: returns the command it would run."""
     calls = []
     monkeypatch.setattr(cli.subprocess, "call", lambda command, **kw: calls.append(command) or 0)
+    monkeypatch.setattr("autograder.figures.generate", lambda folder, **kw: None)  # drawn: tested below
     args = Namespace(all=True, output=str(tmp_path), with_solutions=False)
     for key, value in options.items():
         setattr(args, key, value)
@@ -337,3 +338,161 @@ def test_default_build_after_a_build_with_solutions_starts_afresh(tmp_path, monk
     kept.write_text("page")
     run_build(tmp_path, monkeypatch)
     assert kept.exists()
+
+
+# --- Keras and PyTorch side by side, and the pages' figures (issue #9, points 4 and 5) ---------------
+
+from autograder import figures  # noqa: E402
+from conftest import MIRROR  # noqa: E402
+
+# Pages whose questions accept either framework: their hints are in synced Keras / PyTorch tabs.
+FRAMEWORK_PAGES = {"assignments/hw1/mnist_cnn.html": 3, "assignments/hw2/locally_connected.html": 2}
+# Page -> the figures it shows (drawn by autograder/figures.py at build time, never by a solution).
+PAGE_FIGURES = {"assignments/hw1/opencv_filters.html": ["filters_camera.png"],
+                "assignments/hw1/mnist_cnn.html": ["mnist_samples.png"],
+                "assignments/hw1/gradcam.html": ["gradcam_illustration.png"]}
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def released_markdown() -> dict[str, str]:
+    return {f"{hw}/{path.stem}": "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                                           if c["cell_type"] == "markdown")
+            for hw in COURSE.homeworks() for path in sorted((COURSE.assignments / hw).glob("*.ipynb"))}
+
+
+def test_figures_are_referenced_by_directives_with_alt_text():
+    """A released notebook opened on Colab or in Jupyter has no book/figures/ next to it: a figure is a
+    MyST directive (Jupyter shows its text, alt text included), never a Markdown or HTML image that
+    would show as a broken picture."""
+    referenced = {}
+    for notebook, text in released_markdown().items():
+        assert not re.search(r"!\[[^\]]*\]\([^)]*figures/|<img\b[^>]*figures/", text), notebook
+        for block in re.findall(r"```\{(?:figure|image)\}[^\n]*\n.*?```", text, flags=re.S):
+            path = block.split("\n", 1)[0].split("}", 1)[1].strip()
+            assert path.startswith("../../book/figures/"), f"{notebook}: {path}"
+            assert re.search(r"^:alt: \S.{20,}$", block, flags=re.M), f"{notebook}: {path} has no alt text"
+            referenced.setdefault(notebook, []).append(path.rsplit("/", 1)[1])
+        assert text.count("book/figures/") == len(referenced.get(notebook, [])), notebook
+    assert referenced == {f"{page.split('/')[1]}/{Path(page).stem}": names for page, names in PAGE_FIGURES.items()}
+    assert {name for names in referenced.values() for name in names} == set(figures.DRAW)
+
+
+def test_figures_fall_back_to_a_placeholder_without_the_data(tmp_path, monkeypatch):
+    """No MNIST at build time (no mirror, no cache, no network): the build still gets a file for every
+    figure, a placeholder that says what is missing, and the digit-free figures are drawn as usual."""
+    import data
+
+    def unavailable():
+        raise data.DataUnavailableError("MNIST is not cached and the network is off")
+
+    monkeypatch.setattr(data, "load_mnist", unavailable)
+    report = figures.generate(tmp_path)
+    assert set(report) == set(figures.DRAW)
+    assert report["mnist_samples.png"].startswith("placeholder: DataUnavailableError")
+    assert report["filters_camera.png"] == "drawn" and report["gradcam_illustration.png"] == "drawn"
+    assert all((tmp_path / name).read_bytes().startswith(PNG) for name in figures.DRAW)
+    again = figures.generate(tmp_path)  # the same bytes are not written again (Sphinx copies nothing)
+    assert again["filters_camera.png"] == "unchanged"
+
+
+def test_figures_are_drawn_from_public_code_and_data_only():
+    """autograder/figures.py imports only plotting and the course's public data package, and names no
+    file of solutions/ or examples/: nothing a page shows comes from a reference solution."""
+    import ast
+
+    tree = ast.parse(Path(figures.__file__).read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
+    assert imported <= {"__future__", "io", "sys", "struct", "zlib", "pathlib", "typing", "numpy", "matplotlib", "cv2", "data"}
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef)) and ast.get_docstring(node) is not None}
+    strings = [node.value for node in ast.walk(tree)
+               if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+    assert not [s for s in strings if re.search(r"solutions|examples|\.ipynb|SOLUTION", s)]
+
+
+def test_pages_show_their_figures(site):
+    """The figures are in the built site (copied into _images/) and each page shows its own, with alt
+    text, drawn from the data: not the placeholder."""
+    for page, names in PAGE_FIGURES.items():
+        text = (site / page).read_text()
+        for name in names:
+            tag = re.search(rf'<img\b[^>]*src="\.\./\.\./_images/{re.escape(name)}"[^>]*>', text)
+            assert tag, f"{page} does not show {name}"
+            assert re.search(r'alt="[^"]{20,}"', tag.group(0)), f"{page}: {name} has no alt text"
+            built = site / "_images" / name
+            assert built.read_bytes().startswith(PNG)
+            if name != "mnist_samples.png" or MIRROR.is_dir():  # without the data: a placeholder (tested above)
+                assert built.stat().st_size > 20_000, f"{name}: a placeholder, not the figure"
+            assert built.read_bytes() == (COURSE.root / "book" / "figures" / name).read_bytes()
+
+
+def test_framework_pages_have_synced_keras_and_pytorch_tabs(site):
+    for page, count in FRAMEWORK_PAGES.items():
+        text = (site / page).read_text()
+        sets = text.split('<div class="sd-tab-set docutils">')[1:]
+        assert len(sets) == count, f"{page}: {len(sets)} tab sets"
+        for tab_set in sets:
+            labels = re.findall(r'<label [^>]*class="sd-tab-label"[^>]*>', tab_set)[:2]
+            assert [re.search(r'data-sync-group="(\w+)"', label).group(1) for label in labels] == ["framework"] * 2
+            assert [re.search(r'data-sync-id="(\w+)"', label).group(1) for label in labels] == ["keras", "pytorch"]
+        # sphinx-design's script keeps the choice in localStorage under a prefix (checked in a browser below)
+        assert re.search(r'<script data-sd-tabs-storage-prefix="[^"]+" src="[^"]*design-tabs\.js', text), page
+    assert "sd-tab-set" not in (site / "assignments/hw1/gradcam.html").read_text()  # Keras only
+
+
+# Chooses PyTorch on one framework page in a frame, then opens the other page (same site, so the frame
+# is readable with --allow-file-access-from-files) and reports which tab each tab set shows.
+TABS_JS = r"""
+const frame = document.getElementById("frame"), [first, second] = %(pages)s;
+const load = url => new Promise(done => { frame.onload = () => setTimeout(done, 300); frame.src = url; });
+const shown = () => Array.from(frame.contentDocument.querySelectorAll(".sd-tab-set"), set => {
+  const input = set.querySelector(":scope > input:checked");
+  return input && input.nextElementSibling.getAttribute("data-sync-id");
+});
+(async () => {
+  const report = {};
+  try {
+    localStorage.clear();
+    await load(first);
+    report.first = shown();
+    frame.contentDocument.querySelector("label.sd-tab-label[data-sync-id='pytorch']").click();
+    await new Promise(done => setTimeout(done, 200));
+    report.first_after_click = shown();
+    await load(second);
+    report.second = shown();
+    await load(first);
+    report.first_again = shown();
+  } catch (e) { report.failed = String(e); }
+  document.getElementById("report").textContent = JSON.stringify(report);
+})();
+"""
+
+
+@needs_chromium
+def test_choosing_pytorch_on_one_page_shows_pytorch_on_the_next(site, tmp_path):
+    first, second = FRAMEWORK_PAGES
+    probe = site / "__tabs.html"
+    probe.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
+                     '<iframe id="frame" style="width:1000px;height:800px;border:0"></iframe><pre id="report"></pre>'
+                     f'<script>{TABS_JS % {"pages": json.dumps([first, second])}}</script></body></html>')
+    try:
+        dom = chromium(probe.as_uri(), tmp_path, "--allow-file-access-from-files", budget_ms=30000)
+    finally:
+        probe.unlink()
+    found = re.search(r'<pre id="report"[^>]*>(.*?)</pre>', dom, re.S)
+    assert found and found.group(1).strip(), "the probe page reported nothing:\n" + dom[-2000:]
+    report = json.loads(html.unescape(found.group(1)))
+    assert report == {"first": ["keras"] * FRAMEWORK_PAGES[first],  # a first visit shows Keras
+                      "first_after_click": ["pytorch"] * FRAMEWORK_PAGES[first],  # one click switches the page
+                      "second": ["pytorch"] * FRAMEWORK_PAGES[second],  # and the next page
+                      "first_again": ["pytorch"] * FRAMEWORK_PAGES[first]}
+
+
+def test_build_draws_the_figures_before_jupyter_book(tmp_path, monkeypatch):
+    order = []
+    monkeypatch.setattr(figures, "generate", lambda folder, **kw: order.append(("figures", Path(folder))))
+    monkeypatch.setattr(cli.subprocess, "call", lambda command, **kw: order.append(("jupyter-book", command)) or 0)
+    assert cli.cmd_build(COURSE, Namespace(all=True, output=str(tmp_path), with_solutions=False)) == 0
+    assert [step for step, _ in order] == ["figures", "jupyter-book"]
+    assert order[0][1] == COURSE.root / "book" / "figures"  # next to the pages, whatever --output is
