@@ -64,4 +64,4 @@ test: install
 	$(PY) -m pytest
 
 clean:
-	rm -rf _build workspace
+	rm -rf _build workspace book/figures
