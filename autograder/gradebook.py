@@ -100,6 +100,12 @@ def record(gb: Gradebook, grade: NotebookGrade, hidden_cell: str, timestamp: str
         hidden = gb.find_grade(hidden_cell, grade.notebook, grade.assignment, grade.student)
         hidden.auto_score = grade.score
         hidden.needs_manual_grade = False
+        # The public checks are nbgrader tests worth 0 points (so `nbgrader validate` runs them):
+        # nothing for a TA to do there.
+        notebook = gb.find_submission_notebook(grade.notebook, grade.assignment, grade.student)
+        for other in notebook.grades:
+            if other.name != hidden_cell and other.name not in grade.manual_answers and not other.max_score:
+                other.auto_score, other.needs_manual_grade = 0.0, False
         for cell_id, answer in grade.manual_answers.items():
             written = gb.find_grade(cell_id, grade.notebook, grade.assignment, grade.student)
             if written.manual_score is not None:

@@ -274,3 +274,15 @@ def test_registering_again_is_free_until_the_homework_changes(tmp_path_factory, 
     monkeypatch.setattr(release, "homework_fingerprint", lambda *args: "a master or a check changed")
     release.register(course, HOMEWORK)
     assert len(generated) == 1
+
+
+def test_public_checks_leave_nothing_for_a_ta(course):
+    record_grades(course, notebook_grade("rec_public", "conv_by_hand"))
+    gb = open_gradebook(course)
+    try:
+        notebook = gb.find_submission_notebook("conv_by_hand", HOMEWORK, "rec_public")
+        public = [g for g in notebook.grades if g.max_score == 0]
+        assert public, "conv_by_hand's public checks are nbgrader tests worth 0 points"
+        assert not notebook.needs_manual_grade and (notebook.score, notebook.max_score) == (10, 10)
+    finally:
+        gb.close()
