@@ -120,7 +120,8 @@ STUDENTS = {
 ALSO_OPENCV = ("loop_answer", "loop_unstoppable", "os_exit")
 
 
-EXTRA_CELL = cell_name({"index": 11})  # the first cell added after the released notebook's last one
+# The first cell a student added after the released notebook's last one.
+EXTRA_CELL = cell_name({"index": len(nbformat.read(REPO_ROOT / "assignments" / "hw1" / f"{Q}.ipynb", as_version=4).cells)})
 
 
 @pytest.fixture(scope="module")
