@@ -191,10 +191,18 @@ def test_fork_bomb_is_contained_and_its_processes_end_with_the_notebook(run):
     # 128 forked copies of the kernel dirty enough pages to cross 1 GB together, unless the
     # process limit stops them first: either limit ends it, and the grader survives.
     g = run.grades["fork_bomb", Q]
-    assert (g.status, g.limit_hit) in {("graded", "processes"), ("crashed", "memory")}
-    assert g.score == (10 if g.status == "graded" else 0)
+    # On a loaded machine (other sandboxes share the uid's process limit) forking 256 kernels can
+    # also outlast the cell's time: the cell is stopped, which contains it as well.
+    assert (g.status, g.limit_hit) in {("graded", "processes"), ("crashed", "memory"), ("timed out", "wall time")}
+    if g.status != "timed out":
+        assert g.score == (10 if g.status == "graded" else 0)
     kernel = next(line for line in outputs(run.course, "fork_bomb").splitlines() if line.startswith("KERNEL "))
     connection_file = kernel.split()[-1]
+    # The pid namespace's teardown kills every copy; on a loaded machine the last ones take a
+    # moment to exit, so they get a few seconds, not the rest of the run.
+    deadline = time.monotonic() + 15
+    while _processes_with(connection_file) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert _processes_with(connection_file) == []
 
 
