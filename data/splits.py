@@ -6,6 +6,9 @@ they give the same answer on every machine and every NumPy version.
 Held-out rule (``heldout_mask``): within each class, take the test images of that class in the
 order the loader returns the test set; the 2nd, 4th, 6th, ... of them (odd positions, counting
 from 0) are held out. That is half of each class (rounded down), stratified by construction.
+The brain MRI folder, which has no test set of its own, uses the same rule with ``every=5`` on
+its distinct images (the 5th, 10th, 15th, ... of each class in natural file order; copies of an
+image go with it; see ``data.brain_mri.split_files``).
 """
 
 from __future__ import annotations
@@ -15,12 +18,17 @@ import hashlib
 import numpy as np
 
 
-def heldout_mask(y: np.ndarray) -> np.ndarray:
-    """Boolean mask of the held-out test examples (see module docstring)."""
+def heldout_mask(y: np.ndarray, every: int = 2) -> np.ndarray:
+    """Boolean mask of the held-out examples: the every-th, 2*every-th, ... of each class.
+
+    ``every=2`` (the default) is the test-set rule of the module docstring.
+    """
+    if int(every) < 2:
+        raise ValueError(f"every must be at least 2, got {every!r}")
     y = np.asarray(y)
     mask = np.zeros(len(y), dtype=bool)
     for label in np.unique(y):
-        mask[np.flatnonzero(y == label)[1::2]] = True
+        mask[np.flatnonzero(y == label)[every - 1::every]] = True
     return mask
 
 
