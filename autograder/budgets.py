@@ -54,16 +54,18 @@ def recorded_timings(checks_dir: Path, question: str, kind: str | None = None) -
     return by_kind.get(kind) or by_kind.get(kind.replace("gpu-", "cpu-"))
 
 
-def derived_limits(timings: dict | None) -> dict:
-    """Limits fields for a question with these reference timings (none: nothing derived)."""
+def derived_limits(timings: dict | None, multiple: float = MULTIPLE) -> dict:
+    """Limits fields for a question with these reference timings (none: nothing derived). A check
+    file's TIME_MULTIPLE replaces MULTIPLE where a correct answer may be slower than the reference
+    by nature (e.g. a PyTorch training loop where the reference calls Keras' fit)."""
     if not timings:
         return {}
     cells = timings.get("cells", {})
     slowest = max(cells.values(), default=0.0)
     return {
-        "cell_timeouts": tuple(sorted((gid, round(max(CELL_FLOOR_S, MULTIPLE * s), 1)) for gid, s in cells.items())),
-        "cell_timeout_s": round(max(CELL_FLOOR_S, MULTIPLE * slowest), 1),
-        "notebook_timeout_s": round(max(NOTEBOOK_FLOOR_S, MULTIPLE * timings["notebook_s"]), 1),
+        "cell_timeouts": tuple(sorted((gid, round(max(CELL_FLOOR_S, multiple * s), 1)) for gid, s in cells.items())),
+        "cell_timeout_s": round(max(CELL_FLOOR_S, multiple * slowest), 1),
+        "notebook_timeout_s": round(max(NOTEBOOK_FLOOR_S, multiple * timings["notebook_s"]), 1),
     }
 
 

@@ -135,6 +135,7 @@ def solution_lines() -> dict[str, list[str]]:
                         inside = "BEGIN SOLUTION" in line
                         continue
                     if cell.cell_type == "markdown":  # rendered: keep a run of words markup leaves as it is
+                        line = re.sub(r"^\s*(\d+\.|[-*+])\s+", "", line)   # a list item's marker is not text
                         line = max(re.split(r"[$*`_\[\]()\\{}\"'<>|#~=-]", line), key=len)
                     if (inside or cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution")) \
                             and len(line.strip()) >= 25 and line.strip() not in given:

@@ -58,7 +58,9 @@ class QuestionChecks:
         from ..budgets import derived_limits, recorded_timings
 
         question = self.path.stem.removeprefix("test_")
-        return {**getattr(self.module, "BUDGET", {}), **derived_limits(recorded_timings(self.path.parent, question))}
+        multiple = getattr(self.module, "TIME_MULTIPLE", None)
+        derived = derived_limits(recorded_timings(self.path.parent, question), *([multiple] if multiple else []))
+        return {**getattr(self.module, "BUDGET", {}), **derived}
 
     def harvest(self, seed: int):
         import numpy as np

@@ -11,6 +11,9 @@ from autograder.checker.api import HarvestRequest
 # Time limits derive from timings.json (calibrate); this holds where none were measured (the full data).
 BUDGET = {"cell_timeout_s": 900, "notebook_timeout_s": 1800}
 DATASETS = ("mnist",)
+# The reference trains with Keras' fit; a correct PyTorch loop takes up to ~2-3x as long on a CPU
+# shared with another grading job (CALIBRATION.md), so its time budget is 8x the reference's, not 4x.
+TIME_MULTIPLE = 8
 PARAMS = 147_402
 CONV_FILTERS = [32, 64, 64]
 CONV_SPATIAL = [(28, 28), (14, 14), (7, 7)]  # "same" padding after 0, 1, 2 poolings
