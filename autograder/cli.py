@@ -279,23 +279,25 @@ def cmd_feedback(course: Course, args) -> int:
 
 
 def cmd_export(course: Course, args) -> int:
-    from .export import export_csv, export_gradescope, export_lms, grade_rows
+    from .export import export_csv, export_gradescope, export_lms, require_rows
 
     out = course.workspace
-    written = [export_csv(course, Path(args.csv or out / "grades.csv"), args.homework, force=args.force)]
-    results = export_gradescope(course, Path(args.gradescope or out / "gradescope"), args.homework)
     people = {}
-    if args.roster:
+    if args.roster:   # a bad roster stops the export before anything is written
         from .lms_layouts import load_roster
 
         if not Path(args.roster).is_file():
             raise UsageError(f"--roster {args.roster}: no such file (a CSV with a student_id column)")
         people = load_roster(args.roster).people
+    rows = require_rows(course, args.homework)   # read once, written in four formats
+    written = [export_csv(course, Path(args.csv or out / "grades.csv"), args.homework, force=args.force, rows=rows)]
+    results = export_gradescope(course, Path(args.gradescope or out / "gradescope"), args.homework, rows=rows)
     for kind in ("canvas", "moodle"):
         path = getattr(args, kind) or out / f"{kind}.csv"
-        written.append(export_lms(course, Path(path), kind, args.homework, force=args.force, roster=people))
+        written.append(export_lms(course, Path(path), kind, args.homework, force=args.force, roster=people,
+                                  rows=rows))
     say(f"wrote {', '.join(map(str, written))} and {len(results)} results.json files")
-    pending = sum(r["written_pending"] for r in grade_rows(course, args.homework))
+    pending = sum(r["written_pending"] for r in rows)
     if pending:
         say(f"{pending} written answers wait for a grader: the totals do not include them yet", style="yellow")
     return 0

@@ -87,8 +87,9 @@ def _write_csv(path: Path, fields: list[str], rows: list[dict], keys: list[str],
     return write_atomic(path, _csv_text(fields, rows))
 
 
-def export_csv(course: Course, path: Path, homework: str | None = None, force: bool = False) -> Path:
-    rows = require_rows(course, homework)
+def export_csv(course: Course, path: Path, homework: str | None = None, force: bool = False,
+               rows: list[dict] | None = None) -> Path:
+    rows = rows if rows is not None else require_rows(course, homework)
     return _write_csv(path, list(CSV_FIELDS), rows, ["student", "assignment", "notebook"], force)
 
 
@@ -104,11 +105,11 @@ def submission_totals(rows: list[dict]) -> dict[tuple[str, str], dict]:
 
 
 def export_lms(course: Course, path: Path, kind: str, homework: str | None = None, force: bool = False,
-               roster: dict[str, dict] | None = None) -> Path:
+               roster: dict[str, dict] | None = None, rows: list[dict] | None = None) -> Path:
     """A gradebook CSV for Canvas ("canvas") or Moodle ("moodle"): one row per student, one column
     per homework (the total, written answers a TA scored included). `roster` maps student ids to
     the LMS's own ids and emails ({"lms_id": ..., "email": ..., "name": ...})."""
-    rows = require_rows(course, homework)
+    rows = rows if rows is not None else require_rows(course, homework)
     totals = submission_totals(rows)
     homeworks = [hw for hw in course.homeworks() if any(a == hw for _, a in totals)] + \
         sorted({a for _, a in totals if a not in course.homeworks()})
@@ -128,10 +129,11 @@ def export_lms(course: Course, path: Path, kind: str, homework: str | None = Non
     return _write_csv(path, first + homeworks, table, ["SIS User ID" if kind == "canvas" else "ID number"], force)
 
 
-def export_gradescope(course: Course, folder: Path, homework: str | None = None) -> list[Path]:
+def export_gradescope(course: Course, folder: Path, homework: str | None = None,
+                      rows: list[dict] | None = None) -> list[Path]:
     """`<folder>/<student>/<hw>/results.json` in Gradescope's autograder results format."""
     by_submission = defaultdict(list)
-    for row in require_rows(course, homework):
+    for row in rows if rows is not None else require_rows(course, homework):
         by_submission[(row["student"], row["assignment"])].append(row)
     written = []
     for (student, assignment), notebook_rows in sorted(by_submission.items()):
