@@ -169,8 +169,14 @@ def test_heatmap_normalised(submission):
     score(_defined(submission, _calls(submission)), judge, what="normalised heatmaps")
 
 
-def _agrees(submission):
-    return lambda got, outcome: compare_arrays(got, _reference(submission, outcome), rtol=0, atol=2e-3)
+def _agrees(submission, clip_negative=False):
+    """Judge: the heatmap equals the grader's Grad-CAM; with clip_negative, after a ReLU of its own,
+    so that a missing ReLU (which the checks above judge) costs nothing more."""
+    def judge(got, outcome):
+        if clip_negative and numeric_problem(got) is None:
+            got = np.maximum(got, 0)
+        return compare_arrays(got, _reference(submission, outcome), rtol=0, atol=2e-3)
+    return judge
 
 
 @pytest.mark.points(3)
@@ -183,5 +189,5 @@ def test_matches_reference_gradcam(submission):
 @pytest.mark.points(1)
 def test_pred_index_respected(submission):
     """With pred_index given, the heatmap explains that class, not the predicted one."""
-    score(_defined(submission, _calls(submission, "chosen_")), _agrees(submission),
+    score(_defined(submission, _calls(submission, "chosen_")), _agrees(submission, clip_negative=True),
           what="Grad-CAM for a given class", all_or_nothing=True)
