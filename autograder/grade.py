@@ -12,7 +12,8 @@ graded result with a message, and the batch goes on. A killed run resumes where 
 from __future__ import annotations
 
 import hashlib
-import os
+import multiprocessing
+import multiprocessing.util
 import secrets
 import shutil
 import tempfile
@@ -25,10 +26,12 @@ import nbformat
 
 from .checker.runner import QuestionChecks, load_checks, run_checks, zero_results
 from .collect import submissions
+from .cores import pin_worker, usable_cores
 from .course import Course
 from .gradebook import NotebookGrade, graded_notebooks, open_gradebook, record
 from .release import is_hidden_checks_cell, register
 from .executor import KernelStartError, Limits, execute_notebook
+from .executor.warm import WarmKernels, imported_modules
 from .executor.execute import STATUS_CRASHED, STATUS_ERROR, STATUS_OK, STATUS_TIMEOUT
 from .submission import grade_id, is_answer_cell, load_submission
 
@@ -48,6 +51,7 @@ class GradingOptions:
     unsandboxed_ok: bool = False   # instructor's explicit opt-out, for trusted code only
     regrade: bool = False
     jobs: int = 1                  # notebooks graded at the same time, each in its own worker process
+    warm_kernels: bool = True      # start each worker's next kernel while a notebook is checked
 
     def limits_for(self, checks: QuestionChecks) -> Limits:
         # An explicit cell limit is the instructor's word for every cell, measured ones included.
@@ -63,7 +67,7 @@ def default_jobs(course: Course, homework: str) -> int:
     memory_mb = max([load_checks(course, homework, q).budget.get("memory_mb", limits.memory_mb)
                      for q in course.questions(homework)] or [limits.memory_mb])
     by_memory = psutil.virtual_memory().total // (memory_mb * 2**20)
-    return max(1, min(os.cpu_count() or 1, int(by_memory)))
+    return max(1, min(len(usable_cores()), int(by_memory)))
 
 
 @dataclass(frozen=True)
@@ -105,23 +109,26 @@ def grade_homework(course: Course, homework: str, options: GradingOptions | None
         return graded
     finally:
         gb.close()
+        _close_warm_kernels()
 
 
 def plan(course: Course, homework: str, gb, options: GradingOptions, checks: dict[str, QuestionChecks],
          students: list[str] | None, shard: tuple[int, int] | None) -> list[Task]:
-    """The notebooks this run grades, in student then book order."""
+    """The notebooks this run grades, question by question in book order, students in name order
+    within each: consecutive notebooks then share their sandbox's settings, so the next kernel can
+    start while a notebook is checked."""
     done = {} if options.regrade else graded_notebooks(gb, homework)
     student_data = {q: prepare_student_data(course, c.datasets) for q, c in checks.items()}
+    folders = [(student, folder) for position, (student, folder) in enumerate(submissions(course, homework))
+               if not (students and student not in students)
+               and not (shard and position % shard[1] != shard[0] - 1)]
     tasks = []
-    for position, (student, folder) in enumerate(submissions(course, homework)):
-        if (students and student not in students) or (shard and position % shard[1] != shard[0] - 1):
-            continue
-        timestamp = _timestamp(folder)
-        for question in checks:
+    for question in checks:
+        for student, folder in folders:
             path = folder / f"{question}.ipynb"
             if (student, question) in done and done[student, question] == file_sha256(path):
                 continue
-            tasks.append(Task(student, question, path, timestamp, student_data[question]))
+            tasks.append(Task(student, question, path, _timestamp(folder), student_data[question]))
     return tasks
 
 
@@ -133,7 +140,6 @@ def run_tasks(course: Course, homework: str, tasks: list[Task], options: Grading
             yield grade_notebook(course, homework, task.student, task.question, task.path, options,
                                  checks[task.question], task.student_data)
         return
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     # Spawned, not forked: a worker starts clean (no inherited threads, locks or framework state).
@@ -142,7 +148,7 @@ def run_tasks(course: Course, homework: str, tasks: list[Task], options: Grading
     for slot in range(options.jobs):
         slots.put(slot)
     with ProcessPoolExecutor(options.jobs, mp_context=context, initializer=_worker_start,
-                             initargs=(slots,)) as pool:
+                             initargs=(slots, options.jobs)) as pool:
         futures = [pool.submit(_grade_in_worker, course, homework, task, options) for task in tasks]
         try:
             for future in as_completed(futures):
@@ -153,17 +159,36 @@ def run_tasks(course: Course, homework: str, tasks: list[Task], options: Grading
 
 
 _WORKER_SLOT = 0
+_WORKER_THREADS: int | None = None
+_WARM: WarmKernels | None = None   # this process's kernel started ahead, made on first use
 
 
-def _worker_start(slots) -> None:
-    global _WORKER_SLOT
+def _warm_kernels(options: GradingOptions) -> WarmKernels | None:
+    global _WARM
+    if options.warm_kernels and _WARM is None:
+        _WARM = WarmKernels()
+    return _WARM if options.warm_kernels else None
+
+
+def _close_warm_kernels() -> None:
+    global _WARM
+    if _WARM is not None:
+        _WARM.close()
+        _WARM = None
+
+
+def _worker_start(slots, jobs: int) -> None:
+    global _WORKER_SLOT, _WORKER_THREADS
     _WORKER_SLOT = slots.get()
+    _WORKER_THREADS = pin_worker(_WORKER_SLOT, jobs)
+    # A worker ends without running atexit handlers; this is how it kills its waiting kernel.
+    multiprocessing.util.Finalize(None, _close_warm_kernels, exitpriority=10)
 
 
 def _grade_in_worker(course: Course, homework: str, task: Task, options: GradingOptions) -> NotebookGrade:
     # Each worker's sandboxes run as a uid of their own (65534, 65533, ...): process limits are per uid.
     uid = options.limits.sandbox_uid - _WORKER_SLOT
-    options = replace(options, limits=replace(options.limits, sandbox_uid=uid),
+    options = replace(options, limits=replace(options.limits, sandbox_uid=uid, threads=_WORKER_THREADS),
                       overrides={k: v for k, v in options.overrides.items() if k != "sandbox_uid"})
     checks = load_checks(course, homework, task.question)
     return grade_notebook(course, homework, task.student, task.question, task.path, options, checks,
@@ -184,7 +209,8 @@ def grade_notebook(course: Course, homework: str, student: str, question: str, p
             grade.checks = zero_results(checks, prepared.problem)
             return grade
         grade.manual_answers = written_answers(template, prepared.notebook)
-        executed_nb = _execute_and_check(course, checks, prepared.notebook, options, student_data, grade)
+        executed_nb = _execute_and_check(course, checks, prepared.notebook, options, student_data, grade,
+                                         preload=imported_modules(prepared.notebook))
         keep_autograded(course, student, homework, question, executed_nb)
     except Exception as err:  # a grader fault must still leave a recorded, explained result
         grade.status = "error"
@@ -194,7 +220,8 @@ def grade_notebook(course: Course, homework: str, student: str, question: str, p
     return grade
 
 
-def _execute_and_check(course, checks: QuestionChecks, notebook, options, student_data, grade: NotebookGrade):
+def _execute_and_check(course, checks: QuestionChecks, notebook, options, student_data, grade: NotebookGrade,
+                       preload: tuple[str, ...] = ()):
     # Outside the repository and the workspace: neither may be visible from the sandbox.
     with tempfile.TemporaryDirectory(prefix="grading-") as workdir:
         # Drawn once: the kernel and the check process read the same request files.
@@ -210,7 +237,8 @@ def _execute_and_check(course, checks: QuestionChecks, notebook, options, studen
             try:
                 result = execute_notebook(
                     notebook, Path(workdir) / f"run{attempt}", options.limits_for(checks), harvest=request,
-                    unsandboxed_ok=options.unsandboxed_ok, **sandbox_data_options(course, student_data))
+                    unsandboxed_ok=options.unsandboxed_ok, warm=_warm_kernels(options),
+                    preload=preload, **sandbox_data_options(course, student_data))
                 break
             except KernelStartError:
                 if attempt == KERNEL_START_ATTEMPTS - 1:

@@ -4,11 +4,13 @@
     .venv/bin/python bench/grading.py --question mnist_cnn --students reference pytorch --repeat 3
     .venv/bin/python bench/grading.py --question conv_by_hand --copies 8 --jobs 1 2
 
-1. Fixed costs: an empty notebook through the sandbox; the hidden checks of a one-line check file,
+1. Fixed costs: an empty notebook through the sandbox, in a kernel started for it and in one started
+   ahead (as in a batch, where the next kernel starts while a notebook is checked); the hidden checks of a one-line check file,
    in a cold `python -m pytest` and forked from the warm check server.
-2. Side by side: the same submissions graded by `python -m autograder grade --jobs 1` (sandbox,
-   harvest, hidden checks, gradebook) and by `nbgrader autograde` (runs the notebook, no sandbox, no
-   hidden checks), alternating, median of the repeats; seconds per notebook and the ratio.
+2. Side by side: the same submissions graded by `python -m autograder grade` with one worker and
+   with the default number (sandbox, harvest, hidden checks, gradebook) and by `nbgrader autograde`
+   (runs the notebook, no sandbox, no hidden checks), alternating, median of the repeats; seconds
+   per notebook and the ratio.
 3. Scaling: the same batch with each --jobs value; throughput relative to one worker.
 4. Per notebook (from our gradebook): execution time and the sandbox's peak memory.
 """
@@ -37,6 +39,8 @@ from autograder.checker import runner  # noqa: E402
 from autograder.checker.plugin import load_check_module  # noqa: E402
 from autograder.course import Course  # noqa: E402
 from autograder.executor import execute_notebook, sandbox_available  # noqa: E402
+from autograder.executor.warm import WarmKernels  # noqa: E402
+from autograder.grade import default_jobs  # noqa: E402
 from autograder.gradebook import open_gradebook, runs  # noqa: E402
 from autograder.release import generate  # noqa: E402
 
@@ -45,6 +49,7 @@ PYTHON = sys.executable
 ENVIRONMENT_ERRORS = ("ModuleNotFoundError", "ImportError", "FileNotFoundError", "DataUnavailableError")
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 console = Console(width=140)
+WARM_GAP_S = 2.0  # between two empty notebooks, time for the next kernel to come up
 
 
 def timed(func, repeat: int) -> list[float]:
@@ -63,6 +68,17 @@ def fixed_costs(repeat: int) -> Table:
     empty = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
     with tempfile.TemporaryDirectory() as tmp:
         sandbox = timed(lambda: execute_notebook(empty, Path(tmp)), repeat)
+        warm_kernels = WarmKernels()
+        execute_notebook(empty, Path(tmp), warm=warm_kernels)  # the first starts the next
+
+        def in_warm_kernel():
+            time.sleep(WARM_GAP_S)  # what a batch spends checking the last notebook: not counted
+            start = time.perf_counter()
+            execute_notebook(empty, Path(tmp), warm=warm_kernels)
+            return time.perf_counter() - start
+
+        warm_sandbox = [in_warm_kernel() for _ in range(repeat)]
+        warm_kernels.close()
         check = Path(tmp) / "test_empty.py"
         check.write_text(textwrap.dedent('''
             import pytest
@@ -82,7 +98,10 @@ def fixed_costs(repeat: int) -> Table:
         runner.WARM = True
         run_checks()  # start the server: its imports are paid once per grading process
         warm = timed(run_checks, repeat)
-    table.add_row("empty notebook through the sandbox", f"{statistics.median(sandbox):.2f}", str(repeat))
+    table.add_row("empty notebook through the sandbox, kernel started for it", f"{statistics.median(sandbox):.2f}",
+                  str(repeat))
+    table.add_row("empty notebook through the sandbox, kernel started ahead (a batch)",
+                  f"{statistics.median(warm_sandbox):.2f}", str(repeat))
     table.add_row("one-line hidden check, cold pytest process", f"{statistics.median(cold):.2f}", str(repeat))
     table.add_row("one-line hidden check, forked from the warm server", f"{statistics.median(warm):.2f}", str(repeat))
     return table
@@ -131,10 +150,15 @@ def nbgrader(course: Course, homework: str) -> float:
 
 
 def side_by_side(args, course: Course, notebooks: int) -> Table:
-    samples = {"ours": [], "nbgrader": []}
+    jobs = default_jobs(course, args.homework)
+    parallel = f"ours, {jobs} workers (the default here)"
+    samples = {"ours, 1 worker": [], parallel: [], "nbgrader": []}
     for _ in range(args.repeat):  # alternating, so both see the same machine state
-        samples["ours"].append(ours(course, args.homework, 1))
+        samples["ours, 1 worker"].append(ours(course, args.homework, 1))
+        if jobs > 1:
+            samples[parallel].append(ours(course, args.homework, jobs))
         samples["nbgrader"].append(nbgrader(course, args.homework))
+    samples = {name: values for name, values in samples.items() if values}
     table = Table(title=f"Side by side: {notebooks} notebook(s) of {args.question} ({', '.join(args.students)}), "
                         f"median of {args.repeat} alternating runs")
     for column in ("grader", "seconds per batch", "seconds per notebook", "ratio to nbgrader"):

@@ -29,7 +29,7 @@ class FakeKernel:
         self.dead = False
         self.exit_code = None
         self.over = None
-        self.peak_bytes = 0
+        self.peak_process_bytes = 0
         self.log = ""
         self.kills = 0
 
@@ -129,7 +129,7 @@ def test_death_over_the_memory_limit_overrides_an_earlier_limit():
 
 def test_death_over_the_disk_limit_is_named_and_is_not_memory():
     def dies(kernel, outputs):
-        kernel.over, kernel.exit_code, kernel.peak_bytes = "disk", -9, 10**12
+        kernel.over, kernel.exit_code, kernel.peak_process_bytes = "disk", -9, 10**12
         return StepResult(died=True)
 
     rec, _, _ = run(notebook("x", "y"), dies)

@@ -38,3 +38,24 @@ def test_monitor_reports_disk_filled_in_the_scratch_dir(tmp_path):
     (tmp_path / "fill").write_bytes(os.urandom(16 << 20))
     os.sync()
     assert monitor.sample(force=True) == "disk"
+
+
+def test_peak_counts_pages_shared_after_fork_once_as_the_limit_does(tmp_path):
+    ballast = bytearray(os.urandom(128 << 20))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child keeps the parent's pages, untouched, until told to go
+        os.close(write)
+        os.read(read, 1)
+        os._exit(0)
+    os.close(read)
+    try:
+        tree = [psutil.Process(), psutil.Process(pid)]
+        resident = sum(p.memory_info().rss for p in tree)
+        monitor = UsageMonitor(lambda: tree, tmp_path, memory_mb=int(resident / 2**20 * 0.9), disk_mb=100)
+        assert monitor.sample(force=True) is None, "shared pages must not be counted twice against the limit"
+        assert len(ballast) <= monitor.peak_bytes < resident - len(ballast) // 2
+        assert monitor.peak_process_bytes >= len(ballast)
+    finally:
+        os.write(write, b"x")
+        os.waitpid(pid, 0)

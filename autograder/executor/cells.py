@@ -76,7 +76,7 @@ class CellKernel(Protocol):
     dead: bool
     exit_code: int | None
     over: str | None
-    peak_bytes: int
+    peak_process_bytes: int
 
     def log_tail(self, n: int) -> str: ...
     async def kill(self) -> None: ...
@@ -207,7 +207,7 @@ async def run_cells(cells: list, kernel: CellKernel, run_step: RunStep, limits, 
         if st.died:
             record.crashed = True
             memory = died_of_memory(over=kernel.over, outputs=cell["outputs"], exit_code=kernel.exit_code,
-                                    peak_bytes=kernel.peak_bytes, memory_mb=limits.memory_mb,
+                                    peak_bytes=kernel.peak_process_bytes, memory_mb=limits.memory_mb,
                                     log_tail=kernel.log_tail(4000))
             if memory:
                 record.force_limit("memory")

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, Literal, Mapping, Sequence, get_args
 
@@ -30,6 +31,7 @@ from .harvest_step import HarvestOutcome, run_harvest
 from .outputs import OutputCapper
 from .session import KernelSession, KernelStartError
 from .step import StepRunner
+from .warm import SandboxSettings, WarmKernels
 
 # How an execution ended: the one vocabulary for ExecutionResult.status (grade.py maps it).
 ExecutionStatus = Literal["ok", "error", "timeout", "crashed"]
@@ -64,6 +66,7 @@ class Limits:
     # Per-cell limits by grade_id (derived from the reference's timings); other cells get cell_timeout_s.
     cell_timeouts: tuple[tuple[str, float], ...] = ()
     hook_timeout_s: float = 15.0           # a grading hook still runs after the budget is spent
+    threads: int | None = None             # thread pools' size in the kernel (a worker's core share)
 
 
 @dataclass
@@ -127,18 +130,28 @@ def _sandbox(ro_binds, python_packages, unsandboxed_ok: bool) -> _Sandbox:
 
 
 async def _execute(nb, workdir: Path, limits: Limits, harvest: HarvestRequest | None, box: _Sandbox,
-                   env: Mapping[str, str], keep_scratch: bool) -> ExecutionResult:
+                   env: Mapping[str, str], keep_scratch: bool,
+                   started: KernelSession | None = None) -> ExecutionResult:
+    """Run nb in `started` (a warm kernel with this sandbox's settings) or in a kernel started here."""
     t0 = time.monotonic()
     nb = copy.deepcopy(nb)
     record = RunRecord()
-    session = KernelSession(workdir, limits, sandboxed=box.sandboxed, ro_binds=box.binds, env=env,
-                            pythonpath=box.pythonpath, on_over=record.force_limit)
+    if started is None:
+        session = KernelSession(workdir, limits, sandboxed=box.sandboxed, ro_binds=box.binds, env=env,
+                                pythonpath=box.pythonpath, on_over=record.force_limit)
+    else:
+        session = started
+        # Its uid is the one it was started under (warm kernels alternate between two).
+        session.limits = replace(limits, sandbox_uid=started.limits.sandbox_uid)
+        session.on_over = record.force_limit
+        workdir.mkdir(parents=True, exist_ok=True)  # the results land here, not in the kernel's dir
     capper = OutputCapper(limits.max_output_bytes, limits.max_traceback_bytes,
                           on_limit=lambda: record.note_limit("output"))
     run_step = StepRunner(session, capper).run
     harvested = HarvestOutcome()
     try:
-        await session.start()
+        if started is None:
+            await session.start()
         await run_cells(nb.cells, session, run_step, limits, record)
         if harvest is not None:
             harvested = await run_harvest(harvest, session, run_step, limits, workdir)
@@ -147,6 +160,8 @@ async def _execute(nb, workdir: Path, limits: Limits, harvest: HarvestRequest | 
         session.sample(force=True)  # peak usage up to the end, unless already killed
         await session.kill()
         session.cleanup(keep_scratch)
+        if started is not None:
+            shutil.rmtree(session.workdir, ignore_errors=True)
     return ExecutionResult(
         notebook=nb, status=execution_status(record), cell_failures=record.failures,
         results_dir=harvested.results_dir, wall_s=time.monotonic() - t0,
@@ -189,6 +204,8 @@ def execute_notebook(
     python_packages: Sequence[Path] = (),
     env: Mapping[str, str] | None = None,
     keep_scratch: bool = False,
+    warm: WarmKernels | None = None,
+    preload: tuple[str, ...] = (),
 ) -> ExecutionResult:
     """Execute nb in a sandboxed kernel and harvest what `harvest` asks for.
 
@@ -196,8 +213,22 @@ def execute_notebook(
     the student data cache. python_packages: package dirs (e.g. repo/data)
     mounted read-only under PYLIB_DIR, which is put on PYTHONPATH.
     env: extra environment variables for the kernel (e.g. COURSE_DATA_CACHE).
+    warm: take a kernel started ahead with the same settings, and start the next one once this
+    notebook's kernel is gone, with the `preload` modules imported (the next notebook's likely imports).
     Raises SandboxUnavailable if bubblewrap is missing and not unsandboxed_ok.
     """
     workdir = Path(workdir).resolve()
     box = _sandbox(ro_binds, python_packages, unsandboxed_ok)
-    return _run_sync(_execute(nb, workdir, limits, harvest, box, env or {}, keep_scratch))
+    if warm is None or keep_scratch:  # a kept scratch dir must be where the caller asked
+        return _run_sync(_execute(nb, workdir, limits, harvest, box, env or {}, keep_scratch))
+    settings = SandboxSettings.of(limits, box, env or {})
+
+    async def in_warm_kernel():
+        started = await warm.take(settings)
+        try:
+            return await _execute(nb, workdir, limits, harvest, box, env or {}, keep_scratch, started)
+        finally:
+            warm.start_next(settings, limits, tuple(preload),
+                            last_uid=started.limits.sandbox_uid if started else limits.sandbox_uid)
+
+    return warm.run(in_warm_kernel())

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+from ..cores import thread_env
 from .bwrap import SANDBOX_GID, SANDBOX_UID, Bind, build_command, unsandboxed_command
 from .kernel import CappedKernelClient, SandboxedKernelManager
 from .usage import UsageMonitor
@@ -30,7 +31,8 @@ class KernelStartError(RuntimeError):
     """The kernel did not come up (an installation problem, not the student's)."""
 
 
-def kernel_env(scratch: Path, pythonpath: Sequence[str], extra: Mapping[str, str]) -> dict[str, str]:
+def kernel_env(scratch: Path, pythonpath: Sequence[str], extra: Mapping[str, str],
+               threads: int | None = None) -> dict[str, str]:
     """The kernel's whole environment (nothing is inherited from the grader's)."""
     venv_bin = os.path.dirname(sys.executable)
     env = {
@@ -42,6 +44,7 @@ def kernel_env(scratch: Path, pythonpath: Sequence[str], extra: Mapping[str, str
     }
     if pythonpath:
         env["PYTHONPATH"] = ":".join(pythonpath)
+    env.update(thread_env(threads))
     env.update(extra)
     return env
 
@@ -99,7 +102,7 @@ class KernelSession:
         km = SandboxedKernelManager(transport="ipc", ip=str(scratch / "k"))
         km.connection_file = str(conn_dir / "kernel.json")
         km.client_factory = CappedKernelClient
-        env = kernel_env(scratch, self.pythonpath, self.extra_env)
+        env = kernel_env(scratch, self.pythonpath, self.extra_env, limits.threads)
         if self.sandboxed:
             etc = passwd_files(conn_dir, limits.sandbox_uid)
             km.wrap = lambda argv: build_command(
@@ -153,7 +156,13 @@ class KernelSession:
 
     @property
     def peak_bytes(self) -> int:
+        """Peak memory as the limit counts it (the whole sandbox)."""
         return self.usage.peak_bytes if self.usage is not None else 0
+
+    @property
+    def peak_process_bytes(self) -> int:
+        """Peak resident size of its largest process."""
+        return self.usage.peak_process_bytes if self.usage is not None else 0
 
     def sample(self, force: bool = False) -> None:
         """Measure usage (throttled unless forced); past a limit, kill everything in the sandbox."""

@@ -53,7 +53,12 @@ def tree_bytes(root: Path, max_entries: int = 200_000) -> int | None:
 
 
 class UsageMonitor:
-    """Peak memory of a sandbox, and which of its limits (memory, disk) it went over."""
+    """Peak memory of a sandbox, and which of its limits (memory, disk) it went over.
+
+    peak_bytes is the largest total the memory limit was compared with (anonymous memory, pages
+    shared after fork counted once), so the reported peak and the limit speak of the same thing;
+    peak_process_bytes is the largest resident size of any one process, which RLIMIT_DATA bounds.
+    """
 
     def __init__(self, processes: Callable[[], Iterable[psutil.Process]], scratch: Path,
                  memory_mb: int, disk_mb: int):
@@ -64,6 +69,7 @@ class UsageMonitor:
         self.disk_cap = disk_mb * 2**20
         self.free_at_start = shutil.disk_usage(scratch).free
         self.peak_bytes = 0
+        self.peak_process_bytes = 0
         self.over: str | None = None   # "memory" or "disk"
         self._last = 0.0
 
@@ -73,17 +79,17 @@ class UsageMonitor:
         if self.over or (not force and now - self._last < SAMPLE_EVERY_S):
             return None
         self._last = now
-        total = hwm = anon = 0
+        hwm = anon = 0
         for p in self.processes():
             try:
-                total += p.memory_info().rss
                 with open(f"/proc/{p.pid}/status") as f:
                     status = dict(line.split(":", 1) for line in f if ":" in line)
                 hwm = max(hwm, int(status["VmHWM"].split()[0]) * 1024)
                 anon += anon_bytes(p.pid, status)
             except (psutil.Error, OSError, ValueError, KeyError):
                 continue
-        self.peak_bytes = max(self.peak_bytes, total, hwm)
+        self.peak_bytes = max(self.peak_bytes, anon)
+        self.peak_process_bytes = max(self.peak_process_bytes, hwm)
         if anon > self.memory_cap:
             self.over = "memory"
         # The free-space drop is cheap to read; the scratch dir itself is walked only past it

@@ -1,0 +1,167 @@
+"""Warm kernels: the next notebook's sandboxed kernel starts while the current notebook is checked.
+
+A grading batch runs the same question for student after student, so the next sandbox will most
+likely have the same settings as the last one. Right after a notebook's kernel is killed, a new one
+is started in a sandbox of its own (a fresh bubblewrap, scratch dir and process tree: nothing of one
+student reaches the next) and imports the slow modules the last notebook imported; it then
+waits, running no student code, until the next notebook with those settings takes it. A notebook
+with other settings (another question, another worker's uid) gets a fresh kernel as before, and the
+waiting one is killed.
+
+Modules are imported, never run: the frameworks' thread pools and CUDA start when the student's code
+first uses them, inside this kernel. Keras is not imported ahead, since it fixes its backend from
+KERAS_BACKEND when imported and a student may set that first.
+
+All kernels of one WarmKernels live on its own event loop, in a thread that outlives each notebook.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Mapping
+
+from .outputs import OutputCapper
+from .session import KernelSession
+from .step import StepRunner
+
+# Imported ahead when the released notebook imports them: slow to import, no settings read at import.
+PRELOADABLE = ("numpy", "tensorflow", "torch", "cv2", "matplotlib", "sklearn", "scipy", "pandas")
+PRELOAD_OUTPUT_BYTES = 64_000
+MAX_SCANNED = 100_000   # characters of a cell read for imports
+# A worker's kernels alternate between its uid and this far below it (RLIMIT_NPROC is per uid).
+WARM_UID_OFFSET = 512
+
+
+_IMPORT = re.compile(r"^[ \t]*(?:import|from)[ \t]+(" + "|".join(PRELOADABLE) + r")\b", re.MULTILINE)
+
+
+def imported_modules(notebook) -> tuple[str, ...]:
+    """The PRELOADABLE packages that the notebook's code cells import (a hint, read with a pattern:
+    the notebook may be a student's, and nothing of it is run or parsed here)."""
+    found = {m for cell in notebook.cells if cell.get("cell_type") == "code"
+             for m in _IMPORT.findall(str(cell.get("source", ""))[:MAX_SCANNED])}
+    return tuple(m for m in PRELOADABLE if m in found)
+
+
+def preload_code(modules: tuple[str, ...]) -> str:
+    """Code that puts the modules in sys.modules and binds no name in the student's namespace (a
+    notebook that forgot an import must fail here as it would at home). Each import on its own: a
+    missing package is the student's to meet in their own cell."""
+    return "\n".join(f"try:\n    __import__({m!r})\nexcept Exception:\n    pass" for m in modules)
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Everything a kernel's sandbox is started with; two notebooks with equal settings can use
+    each other's kernel. Limits that apply while cells run (timeouts) are not part of it."""
+    sandboxed: bool
+    binds: tuple
+    pythonpath: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    start_limits: tuple
+
+    @classmethod
+    def of(cls, limits, box, env: Mapping[str, str]) -> "SandboxSettings":
+        start = (limits.memory_mb, limits.address_space_mb, limits.max_processes, limits.max_file_mb,
+                 limits.max_open_files, limits.tmp_mb, limits.max_disk_mb, limits.gpu,
+                 limits.sandbox_uid, limits.threads, limits.startup_timeout_s)
+        return cls(box.sandboxed, tuple(box.binds), tuple(box.pythonpath), tuple(sorted(env.items())), start)
+
+
+class WarmKernels:
+    def __init__(self):
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="warm-kernels", daemon=True)
+        self._thread.start()
+        self._waiting: tuple[SandboxSettings, asyncio.Task] | None = None
+        self.hits = self.misses = 0
+
+    def run(self, coroutine):
+        """Run a coroutine on this object's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    async def take(self, settings: SandboxSettings) -> KernelSession | None:
+        """The waiting kernel if it was started with `settings` and came up, else None."""
+        waiting, self._waiting = self._waiting, None
+        if waiting is None:
+            self.misses += 1
+            return None
+        their_settings, task = waiting
+        if their_settings != settings:
+            self.misses += 1
+            await _discard(task)
+            return None
+        try:
+            session = await task
+        except Exception:  # it did not come up: the caller starts one the usual way
+            session = None
+        if session is None or not session.alive():
+            self.misses += 1
+            if session is not None:
+                await _close(session)
+            return None
+        self.hits += 1
+        return session
+
+    def start_next(self, settings: SandboxSettings, limits, preload: tuple[str, ...], last_uid: int) -> None:
+        """Start a kernel for the next notebook with these settings, `preload` imported (called on
+        this loop). It runs under the other uid of the pair than the kernel that ran last, so that
+        while it waits it takes nothing of the process limit of the notebook running beside it."""
+        home = limits.sandbox_uid
+        uid = home - WARM_UID_OFFSET if last_uid == home else home
+        self._waiting = (settings, asyncio.ensure_future(_start(settings, replace(limits, sandbox_uid=uid), preload)))
+
+    def close(self) -> None:
+        """Kill the waiting kernel and stop the loop (idempotent)."""
+        if not self._thread.is_alive():
+            return
+
+        async def discard_waiting():
+            waiting, self._waiting = self._waiting, None
+            if waiting is not None:
+                await _discard(waiting[1])
+
+        self.run(discard_waiting())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+
+async def _start(settings: SandboxSettings, limits, preload: tuple[str, ...]) -> KernelSession:
+    from .bwrap import Bind
+
+    workdir = Path(tempfile.mkdtemp(prefix="warm-kernel-"))
+    session = KernelSession(workdir, limits, sandboxed=settings.sandboxed,
+                            ro_binds=[b if isinstance(b, Bind) else Bind(*b) for b in settings.binds],
+                            env=dict(settings.env), pythonpath=list(settings.pythonpath))
+    try:
+        await session.start()
+        if preload:
+            capper = OutputCapper(PRELOAD_OUTPUT_BYTES, PRELOAD_OUTPUT_BYTES)
+            await StepRunner(session, capper).run(preload_code(preload), limits.startup_timeout_s,
+                                                  [], PRELOAD_OUTPUT_BYTES, store_history=False)
+    except BaseException:
+        await _close(session)
+        raise
+    return session
+
+
+async def _close(session: KernelSession) -> None:
+    await session.kill()
+    session.cleanup()
+    shutil.rmtree(session.workdir, ignore_errors=True)
+
+
+async def _discard(task: asyncio.Task) -> None:
+    if not task.done():
+        task.cancel()
+    try:
+        session = await task
+    except BaseException:  # cancelled or failed: _start cleaned up after itself
+        return
+    await _close(session)
