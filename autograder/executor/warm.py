@@ -33,6 +33,7 @@ from .step import StepRunner
 PRELOADABLE = ("numpy", "tensorflow", "torch", "cv2", "matplotlib", "sklearn", "scipy", "pandas")
 PRELOAD_OUTPUT_BYTES = 64_000
 MAX_SCANNED = 100_000   # characters of a cell read for imports
+ANSWER_WAIT_S = 10.0    # a live, idle kernel answers a kernel_info request in milliseconds
 # A worker's kernels alternate between its uid and this far below it (RLIMIT_NPROC is per uid).
 WARM_UID_OFFSET = 512
 
@@ -100,7 +101,7 @@ class WarmKernels:
             session = await task
         except Exception:  # it did not come up: the caller starts one the usual way
             session = None
-        if session is None or not session.alive():
+        if session is None or not await _answers(session):
             self.misses += 1
             if session is not None:
                 await _close(session)
@@ -149,6 +150,17 @@ async def _start(settings: SandboxSettings, limits, preload: tuple[str, ...]) ->
         await _close(session)
         raise
     return session
+
+
+async def _answers(session: KernelSession) -> bool:
+    """Whether the kernel still answers (it may have died while it waited: killed, out of memory)."""
+    if not session.alive():
+        return False
+    try:
+        await session.kc.wait_for_ready(timeout=ANSWER_WAIT_S)
+    except (RuntimeError, TimeoutError):
+        return False
+    return session.alive()
 
 
 async def _close(session: KernelSession) -> None:
