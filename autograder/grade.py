@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from .checker.runner import QuestionChecks, load_checks, run_checks, zero_results
+from .checker.runner import QuestionChecks, load_checks, run_checks, start_check_server, zero_results
 from .collect import submissions
 from .cores import pin_worker, usable_cores
 from .course import Course
@@ -134,11 +134,21 @@ def plan(course: Course, homework: str, gb, options: GradingOptions, checks: dic
 
 def run_tasks(course: Course, homework: str, tasks: list[Task], options: GradingOptions,
               checks: dict[str, QuestionChecks]):
-    """Grades, as they finish: here one after the other, or in `options.jobs` worker processes."""
-    if options.jobs <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield grade_notebook(course, homework, task.student, task.question, task.path, options,
-                                 checks[task.question], task.student_data)
+    """Grades, as they finish: here one after the other, or in `options.jobs` worker processes.
+    A question not submitted is recorded here at once: no worker needs to start for it."""
+    def here(task):
+        return grade_notebook(course, homework, task.student, task.question, task.path, options,
+                              checks[task.question], task.student_data)
+
+    submitted = [task for task in tasks if task.path.exists()]
+    for task in tasks:
+        if not task.path.exists():
+            yield here(task)
+    if options.jobs <= 1 or len(submitted) <= 1:
+        if submitted:
+            start_check_server(course)
+        for task in submitted:
+            yield here(task)
         return
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -147,9 +157,9 @@ def run_tasks(course: Course, homework: str, tasks: list[Task], options: Grading
     slots = context.Queue()
     for slot in range(options.jobs):
         slots.put(slot)
-    with ProcessPoolExecutor(options.jobs, mp_context=context, initializer=_worker_start,
-                             initargs=(slots, options.jobs)) as pool:
-        futures = [pool.submit(_grade_in_worker, course, homework, task, options) for task in tasks]
+    with ProcessPoolExecutor(min(options.jobs, len(submitted)), mp_context=context, initializer=_worker_start,
+                             initargs=(slots, options.jobs, course)) as pool:
+        futures = [pool.submit(_grade_in_worker, course, homework, task, options) for task in submitted]
         try:
             for future in as_completed(futures):
                 yield future.result()
@@ -177,10 +187,11 @@ def _close_warm_kernels() -> None:
         _WARM = None
 
 
-def _worker_start(slots, jobs: int) -> None:
+def _worker_start(slots, jobs: int, course: Course) -> None:
     global _WORKER_SLOT, _WORKER_THREADS
     _WORKER_SLOT = slots.get()
     _WORKER_THREADS = pin_worker(_WORKER_SLOT, jobs)
+    start_check_server(course)  # on the worker's cores, importing while its first kernel starts
     # A worker ends without running atexit handlers; this is how it kills its waiting kernel.
     multiprocessing.util.Finalize(None, _close_warm_kernels, exitpriority=10)
 

@@ -102,6 +102,10 @@ def fixed_costs(repeat: int) -> Table:
                   str(repeat))
     table.add_row("empty notebook through the sandbox, kernel started ahead (a batch)",
                   f"{statistics.median(warm_sandbox):.2f}", str(repeat))
+    command = timed(lambda: subprocess.run([PYTHON, "-m", "autograder", "homeworks"], cwd=ROOT, check=True,
+                                           capture_output=True), repeat)
+    table.add_row("a command's start (`python -m autograder homeworks`)", f"{statistics.median(command):.2f}",
+                  str(repeat))
     table.add_row("one-line hidden check, cold pytest process", f"{statistics.median(cold):.2f}", str(repeat))
     table.add_row("one-line hidden check, forked from the warm server", f"{statistics.median(warm):.2f}", str(repeat))
     return table

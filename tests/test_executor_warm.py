@@ -100,7 +100,10 @@ def test_imports_are_read_from_code_cells_without_running_them():
         nbformat.v4.new_code_cell("# import tensorflow\nx = 'import sklearn'\nimport keras\nimport os"),
         nbformat.v4.new_markdown_cell("import pandas"),
     ])
-    # Keras fixes its backend when imported, and comments, strings and prose import nothing.
+    # Keras is not imported ahead (it fixes its backend when imported) but its default backend is,
+    # and comments, strings and prose import nothing.
+    assert imported_modules(notebook) == ("numpy", "tensorflow", "torch", "cv2")
+    notebook.cells.insert(0, nbformat.v4.new_code_cell("import os\nos.environ['KERAS_BACKEND'] = 'torch'"))
     assert imported_modules(notebook) == ("numpy", "torch", "cv2")
 
 

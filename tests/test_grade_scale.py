@@ -1,5 +1,6 @@
 """Grading at scale: parallel workers, shards merged back, a killed parallel run resumed. Every way
 gives the same grades as one serial run."""
+import ast
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ from grading_support import HOMEWORK, answer_notebook, recorded, submit, temp_co
 from autograder import examples as ex
 from autograder.course import REPO_ROOT, Course
 from autograder.executor import sandbox_available
+from autograder.cores import usable_cores
 from autograder.grade import GradingOptions, grade_homework
 
 pytestmark = pytest.mark.skipif(not sandbox_available()[0], reason="bubblewrap unavailable")
@@ -129,3 +131,21 @@ def test_a_fork_bomb_graded_beside_correct_work_costs_only_its_own_notebook(tmp_
     for student in ("b_honest", "c_honest", "d_honest"):
         assert (by_student[student].status, by_student[student].score) == ("graded", 10), by_student[student].notes
     assert by_student["a_bomb"].limit_hit in ("processes", "memory", "wall time")
+
+
+SHOW_CORES = "import os\nprint(sorted(os.sched_getaffinity(0)), os.environ.get('OMP_NUM_THREADS'))"
+
+
+@pytest.mark.skipif(len(usable_cores()) < 2, reason="needs two cores to share")
+def test_parallel_workers_run_their_notebooks_on_their_own_share_of_the_cores(tmp_path):
+    course = temp_course(tmp_path)
+    for student in ("a", "b", "c"):
+        notebook = answer_notebook(QUESTION)
+        notebook.cells.append(nbformat.v4.new_code_cell(SHOW_CORES))
+        submit(course, student, QUESTION, notebook)
+    grade_homework(course, HOMEWORK, GradingOptions(jobs=2), students=["a", "b", "c"])
+    share = len(usable_cores()) // 2
+    for student in ("a", "b", "c"):
+        executed = nbformat.read(course.autograded / student / HOMEWORK / f"{QUESTION}.ipynb", as_version=4)
+        cores, threads = executed.cells[-1].outputs[0]["text"].rsplit(" ", 1)
+        assert len(ast.literal_eval(cores)) == share and int(threads) == share, (student, cores, threads)

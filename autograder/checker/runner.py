@@ -83,12 +83,18 @@ def _environment(course: Course) -> dict:
     return dict(os.environ, PYTHONPATH=str(course.root), PYTHONDONTWRITEBYTECODE="1")
 
 
+def start_check_server(course: Course) -> None:
+    """Start this process's warm check server now, so that its imports overlap other work (the
+    first checks wait for them otherwise)."""
+    if WARM and course.root not in _servers:
+        _servers[course.root] = CheckServer(course.root, _environment(course))
+
+
 def _run_pytest(course: Course, args: list[str]) -> str:
     """pytest `args` in a process of its own, warm (a fork of the check server) when one can be had;
     returns the log."""
+    start_check_server(course)
     server = _servers.get(course.root)
-    if server is None and WARM:
-        server = _servers[course.root] = CheckServer(course.root, _environment(course))
     if server is not None and server.alive():
         try:
             reply = server.run(args, CHECKS_TIMEOUT_S)

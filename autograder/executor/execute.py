@@ -213,8 +213,8 @@ def execute_notebook(
     the student data cache. python_packages: package dirs (e.g. repo/data)
     mounted read-only under PYLIB_DIR, which is put on PYTHONPATH.
     env: extra environment variables for the kernel (e.g. COURSE_DATA_CACHE).
-    warm: take a kernel started ahead with the same settings, and start the next one once this
-    notebook's kernel is gone, with the `preload` modules imported (the next notebook's likely imports).
+    warm: take a kernel started ahead with the same settings, and start the next one while this
+    notebook runs, with the `preload` modules imported (the next notebook's likely imports).
     Raises SandboxUnavailable if bubblewrap is missing and not unsandboxed_ok.
     """
     workdir = Path(workdir).resolve()
@@ -225,10 +225,9 @@ def execute_notebook(
 
     async def in_warm_kernel():
         started = await warm.take(settings)
-        try:
-            return await _execute(nb, workdir, limits, harvest, box, env or {}, keep_scratch, started)
-        finally:
-            warm.start_next(settings, limits, tuple(preload),
-                            last_uid=started.limits.sandbox_uid if started else limits.sandbox_uid)
+        # The next kernel comes up while this notebook runs and is checked.
+        warm.start_next(settings, limits, tuple(preload),
+                        running_uid=started.limits.sandbox_uid if started else limits.sandbox_uid)
+        return await _execute(nb, workdir, limits, harvest, box, env or {}, keep_scratch, started)
 
     return warm.run(in_warm_kernel())

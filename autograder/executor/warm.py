@@ -1,10 +1,10 @@
-"""Warm kernels: the next notebook's sandboxed kernel starts while the current notebook is checked.
+"""Warm kernels: the next notebook's sandboxed kernel starts while the current notebook runs.
 
 A grading batch runs the same question for student after student, so the next sandbox will most
-likely have the same settings as the last one. Right after a notebook's kernel is killed, a new one
-is started in a sandbox of its own (a fresh bubblewrap, scratch dir and process tree: nothing of one
-student reaches the next) and imports the slow modules the last notebook imported; it then
-waits, running no student code, until the next notebook with those settings takes it. A notebook
+likely have the same settings as the current one. As a notebook starts running, a kernel for the
+next one is started in a sandbox of its own (a fresh bubblewrap, scratch dir and process tree:
+nothing of one student reaches the next) and imports the slow modules the current notebook imports;
+it then waits, running no student code, until the next notebook with those settings takes it. A notebook
 with other settings (another question, another worker's uid) gets a fresh kernel as before, and the
 waiting one is killed.
 
@@ -38,14 +38,19 @@ ANSWER_WAIT_S = 10.0    # a live, idle kernel answers a kernel_info request in m
 WARM_UID_OFFSET = 512
 
 
-_IMPORT = re.compile(r"^[ \t]*(?:import|from)[ \t]+(" + "|".join(PRELOADABLE) + r")\b", re.MULTILINE)
+_IMPORT = re.compile(r"^[ \t]*(?:import|from)[ \t]+(" + "|".join(PRELOADABLE + ("keras",)) + r")\b",
+                     re.MULTILINE)
 
 
 def imported_modules(notebook) -> tuple[str, ...]:
     """The PRELOADABLE packages that the notebook's code cells import (a hint, read with a pattern:
-    the notebook may be a student's, and nothing of it is run or parsed here)."""
-    found = {m for cell in notebook.cells if cell.get("cell_type") == "code"
-             for m in _IMPORT.findall(str(cell.get("source", ""))[:MAX_SCANNED])}
+    the notebook may be a student's, and nothing of it is run or parsed here). Importing Keras means
+    importing TensorFlow, its default backend and most of its import time, unless the notebook
+    chooses another backend."""
+    sources = [str(cell.get("source", ""))[:MAX_SCANNED] for cell in notebook.cells if cell.get("cell_type") == "code"]
+    found = {m for source in sources for m in _IMPORT.findall(source)}
+    if "keras" in found and not any("KERAS_BACKEND" in source for source in sources):
+        found.add("tensorflow")
     return tuple(m for m in PRELOADABLE if m in found)
 
 
@@ -109,12 +114,12 @@ class WarmKernels:
         self.hits += 1
         return session
 
-    def start_next(self, settings: SandboxSettings, limits, preload: tuple[str, ...], last_uid: int) -> None:
+    def start_next(self, settings: SandboxSettings, limits, preload: tuple[str, ...], running_uid: int) -> None:
         """Start a kernel for the next notebook with these settings, `preload` imported (called on
-        this loop). It runs under the other uid of the pair than the kernel that ran last, so that
-        while it waits it takes nothing of the process limit of the notebook running beside it."""
+        this loop). It runs under the other uid of the pair than the notebook running now, so that
+        while it waits it takes nothing of that notebook's process limit."""
         home = limits.sandbox_uid
-        uid = home - WARM_UID_OFFSET if last_uid == home else home
+        uid = home - WARM_UID_OFFSET if running_uid == home else home
         self._waiting = (settings, asyncio.ensure_future(_start(settings, replace(limits, sandbox_uid=uid), preload)))
 
     def close(self) -> None:
