@@ -1,4 +1,4 @@
-"""Example submissions of hw3d/classifier_metrics: realistic answers and exactly what they earn (see autograder/examples.py).
+"""Example submissions of hw3/classifier_metrics: realistic answers and exactly what they earn (see autograder/examples.py).
 
 Only the reference trains the network for real (3 epochs); `one_epoch` trains it for one epoch (the
 undertrained model) and `keras_bincount` for one epoch on 2,000 digits (Keras, a few seconds). Every
