@@ -125,3 +125,28 @@ def score(outcomes: Iterable[Outcome], judge: Judge, *, what: str, parts: Sequen
     if all_or_nothing:
         raise AssertionError(message)
     raise PartialCredit(right, total, message)
+
+
+# -- architecture, for the questions that specify a network layer by layer -----------------------
+
+def assert_parameter_count(model, expected: int, name: str = "your model",
+                           compare_with: str = "the architecture table") -> None:
+    """`model` (a rebuilt model) has `expected` parameters, every one trainable."""
+    total, trainable = model.count_params()
+    assert total == expected, f"{name} has {total:,} parameters: compare it layer by layer with {compare_with}"
+    assert trainable == total, f"only {trainable:,} of the {total:,} parameters of {name} are trainable"
+
+
+def assert_conv_layers(model, filters: Sequence[int], spatial: Sequence[tuple[int, int]], name: str = "your model",
+                       kernel: tuple[int, int] = (3, 3)) -> None:
+    """`model`'s convolutions, in order: `kernel`-sized, with these filter counts, and feature maps of
+    these spatial sizes (which padding and the pooling layers' places decide)."""
+    convs = model.conv_layers()
+    assert len(convs) == len(filters), f"{name} has {len(convs)} convolutional layers, not as specified"
+    whose = "" if name == "your model" else f" of {name}"
+    for i, (conv, count, size) in enumerate(zip(convs, filters, spatial), start=1):
+        assert tuple(conv["kernel_size"]) == tuple(kernel), f"convolution {i}{whose} has a {conv['kernel_size']} kernel"
+        assert conv["filters"] == count, f"convolution {i}{whose} has {conv['filters']} filters, not as specified"
+        got = tuple(conv["output_shape"][:2])
+        assert got == tuple(size), \
+            f"convolution {i}{whose} outputs {got[0]}x{got[1]} feature maps: check the padding and where the pooling is"

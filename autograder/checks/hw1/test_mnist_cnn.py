@@ -6,7 +6,7 @@ data only, and measured on held-out digits that are never visible inside the san
 import numpy as np
 import pytest
 
-from autograder.checker.api import HarvestRequest
+from autograder.checker.api import HarvestRequest, assert_conv_layers, assert_parameter_count
 
 # Time limits derive from timings.json (calibrate); this holds where none were measured (the full data).
 BUDGET = {"cell_timeout_s": 900, "notebook_timeout_s": 1800}
@@ -38,21 +38,13 @@ def _accuracy(submission, heldout):
 @pytest.mark.points(2)
 def test_parameter_count(submission):
     """The model has the specified number of parameters, all trainable."""
-    total, trainable = submission.model("cnn").count_params()
-    assert total == PARAMS, f"your model has {total:,} parameters: compare it layer by layer with the architecture table"
-    assert trainable == total, f"only {trainable:,} of your {total:,} parameters are trainable"
+    assert_parameter_count(submission.model("cnn"), PARAMS)
 
 
 @pytest.mark.points(2)
 def test_convolutional_layers(submission):
     """Three 3x3 convolutions with 32, 64 and 64 filters and 'same' padding."""
-    convs = submission.model("cnn").conv_layers()
-    assert len(convs) == len(CONV_FILTERS), f"your model has {len(convs)} convolutional layers, not as specified"
-    for i, (conv, filters, spatial) in enumerate(zip(convs, CONV_FILTERS, CONV_SPATIAL), start=1):
-        assert tuple(conv["kernel_size"]) == (3, 3), f"convolution {i} has a {conv['kernel_size']} kernel"
-        assert conv["filters"] == filters, f"convolution {i} has {conv['filters']} filters, not as specified"
-        got = tuple(conv["output_shape"][:2])
-        assert got == spatial, f"convolution {i} outputs {got[0]}x{got[1]} feature maps: check padding and pooling"
+    assert_conv_layers(submission.model("cnn"), CONV_FILTERS, CONV_SPATIAL)
 
 
 @pytest.mark.points(1)

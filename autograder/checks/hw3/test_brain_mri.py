@@ -13,7 +13,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from autograder.checker.api import HarvestRequest, StudentError
+from autograder.checker.api import HarvestRequest, StudentError, assert_conv_layers, assert_parameter_count
 
 DATASETS = ("brain_mri",)
 IMAGE_SIZE = (64, 64)
@@ -227,16 +227,8 @@ def _kind(op: tuple) -> str:
 def test_architecture(submission):
     """model_seq has the table's layers: 8,081 parameters, 3x3 convolutions with 8, 16, 32 filters."""
     model = submission.model("sequential")
-    total, trainable = model.count_params()
-    assert total == PARAMS, f"model_seq has {total:,} parameters: compare it layer by layer with the table"
-    assert trainable == total, f"only {trainable:,} of the {total:,} parameters of model_seq are trainable"
-    convs = model.conv_layers()
-    assert len(convs) == len(CONV_FILTERS), f"model_seq has {len(convs)} convolutional layers, not as in the table"
-    for i, (conv, filters, spatial) in enumerate(zip(convs, CONV_FILTERS, CONV_SPATIAL), start=1):
-        assert tuple(conv["kernel_size"]) == (3, 3), f"convolution {i} of model_seq has a {conv['kernel_size']} kernel"
-        assert conv["filters"] == filters, f"convolution {i} of model_seq has {conv['filters']} filters, not as in the table"
-        got = tuple(conv["output_shape"][:2])
-        assert got == spatial, f"convolution {i} of model_seq outputs {got[0]}x{got[1]} feature maps: check padding and pooling"
+    assert_parameter_count(model, PARAMS, name="model_seq", compare_with="the table")
+    assert_conv_layers(model, CONV_FILTERS, CONV_SPATIAL, name="model_seq")
 
 
 @pytest.mark.points(2)
