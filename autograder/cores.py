@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 
 # Variables the numerical libraries read for their thread-pool sizes (OpenMP: PyTorch on the CPU;
-# OpenBLAS/MKL: NumPy; TensorFlow's own pools).
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+# OpenBLAS/MKL: NumPy). TensorFlow sizes its pools from the affinity mask itself; forcing its
+# inter-op pool to the share's size can starve a Keras input pipeline.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def usable_cores() -> list[int]:

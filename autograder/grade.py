@@ -52,11 +52,25 @@ class GradingOptions:
     regrade: bool = False
     jobs: int = 1                  # notebooks graded at the same time, each in its own worker process
     warm_kernels: bool = True      # start each worker's next kernel while a notebook is checked
+    # A question's budget was measured on the whole machine; a worker pinned to a share of its cores
+    # gets its time limits stretched by (usable cores / its share), never the instructor's limits.
+    budget_time_scale: float = 1.0
 
     def limits_for(self, checks: QuestionChecks) -> Limits:
         # An explicit cell limit is the instructor's word for every cell, measured ones included.
         explicit = {"cell_timeouts": ()} if "cell_timeout_s" in self.overrides else {}
-        return replace(self.limits, **{**checks.budget, **self.overrides, **explicit})
+        budget = scaled_times(checks.budget, self.budget_time_scale)
+        return replace(self.limits, **{**budget, **self.overrides, **explicit})
+
+
+def scaled_times(budget: dict, scale: float) -> dict:
+    """The budget with its time limits multiplied by `scale` (other limits as they are)."""
+    if scale == 1.0:
+        return budget
+    scaled = {k: round(v * scale, 1) for k, v in budget.items() if k in ("cell_timeout_s", "notebook_timeout_s")}
+    if "cell_timeouts" in budget:
+        scaled["cell_timeouts"] = tuple((gid, round(s * scale, 1)) for gid, s in budget["cell_timeouts"])
+    return {**budget, **scaled}
 
 
 def default_jobs(course: Course, homework: str) -> int:
@@ -170,6 +184,7 @@ def run_tasks(course: Course, homework: str, tasks: list[Task], options: Grading
 
 _WORKER_SLOT = 0
 _WORKER_THREADS: int | None = None
+_WORKER_TIME_SCALE = 1.0
 _WARM: WarmKernels | None = None   # this process's kernel started ahead, made on first use
 
 
@@ -188,9 +203,11 @@ def _close_warm_kernels() -> None:
 
 
 def _worker_start(slots, jobs: int, course: Course) -> None:
-    global _WORKER_SLOT, _WORKER_THREADS
+    global _WORKER_SLOT, _WORKER_THREADS, _WORKER_TIME_SCALE
     _WORKER_SLOT = slots.get()
+    cores = len(usable_cores())
     _WORKER_THREADS = pin_worker(_WORKER_SLOT, jobs)
+    _WORKER_TIME_SCALE = cores / _WORKER_THREADS
     start_check_server(course)  # on the worker's cores, importing while its first kernel starts
     # A worker ends without running atexit handlers; this is how it kills its waiting kernel.
     multiprocessing.util.Finalize(None, _close_warm_kernels, exitpriority=10)
@@ -200,6 +217,7 @@ def _grade_in_worker(course: Course, homework: str, task: Task, options: Grading
     # Each worker's sandboxes run as a uid of their own (65534, 65533, ...): process limits are per uid.
     uid = options.limits.sandbox_uid - _WORKER_SLOT
     options = replace(options, limits=replace(options.limits, sandbox_uid=uid, threads=_WORKER_THREADS),
+                      budget_time_scale=_WORKER_TIME_SCALE,
                       overrides={k: v for k, v in options.overrides.items() if k != "sandbox_uid"})
     checks = load_checks(course, homework, task.question)
     return grade_notebook(course, homework, task.student, task.question, task.path, options, checks,

@@ -23,3 +23,17 @@ def test_the_kernel_is_told_its_share_and_nothing_when_unpinned(tmp_path):
     assert {name: env[name] for name in THREAD_VARIABLES} == dict.fromkeys(THREAD_VARIABLES, "2")
     assert not set(THREAD_VARIABLES) & set(kernel_env(tmp_path, [], {}))
     assert thread_env(None) == {}
+
+
+def test_a_workers_budget_stretches_with_its_share_and_the_instructors_limits_do_not():
+    from autograder.grade import GradingOptions
+
+    class Checks:
+        budget = {"cell_timeouts": (("train", 40.0),), "cell_timeout_s": 40.0, "notebook_timeout_s": 100.0,
+                  "memory_mb": 2048}
+
+    half = GradingOptions(budget_time_scale=2.0).limits_for(Checks)
+    assert (half.cell_timeouts, half.cell_timeout_s, half.notebook_timeout_s, half.memory_mb) == \
+        ((("train", 80.0),), 80.0, 200.0, 2048)
+    told = GradingOptions(budget_time_scale=2.0, overrides={"notebook_timeout_s": 50}).limits_for(Checks)
+    assert told.notebook_timeout_s == 50 and told.cell_timeout_s == 80.0

@@ -4,9 +4,11 @@ import ast
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 
 import nbformat
 import pytest
@@ -85,28 +87,45 @@ def test_bad_shard_and_merge_without_shards_are_refused(tmp_path):
     assert proc.returncode == 1 and "no shard gradebooks" in proc.stdout
 
 
+def graded_so_far(course) -> int:
+    """Notebooks of QUESTION recorded, read without creating anything: opening nbgrader's gradebook
+    would create its tables, racing the grader that is creating them."""
+    try:
+        with closing(sqlite3.connect(f"file:{course.gradebook_path}?mode=ro", uri=True)) as db:
+            return db.execute("SELECT count(*) FROM autograder_runs WHERE notebook = ?", (QUESTION,)).fetchone()[0]
+    except sqlite3.Error:  # not there yet, or being created
+        return 0
+
+
 def test_a_killed_parallel_run_resumes_without_duplicates(serial, tmp_path):
     course = submitted_course(tmp_path, "killed")
+    # One slow notebook (the first dispatched) keeps the run busy, so it cannot finish before the kill.
+    slow = answer_notebook(QUESTION)
+    slow.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(12)"))
+    submit(course, "aa_slow", QUESTION, slow)
     command = [sys.executable, "-m", "autograder", "--workspace", str(course.workspace), "grade", HOMEWORK,
                "--jobs", "2"]
     proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
-        if course.gradebook_path.exists() and len(outcome(course)) >= 1:
+        if graded_so_far(course) >= 1:
             break
-        time.sleep(0.5)
+        time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done = recorded(course)
-    assert 1 <= len(outcome(course)) < len(STUDENTS), "the run was killed halfway"
+    assert 1 <= len(outcome(course)) <= len(STUDENTS), "the run was killed halfway"
+    assert ("aa_slow", QUESTION) not in outcome(course)
     resumed = cli(course, "grade", HOMEWORK, "--jobs", "2")
     assert resumed.returncode == 0, resumed.stderr
     counts = re.search(r"graded (\d+) notebooks(?: and recorded (\d+) questions as not submitted)?", resumed.stdout)
     assert counts, resumed.stdout
     graded, missing = int(counts[1]), int(counts[2] or 0)
-    assert graded + missing == len(STUDENTS) * len(Course().questions(HOMEWORK)) - len(done)
-    assert outcome(course) == serial
+    assert graded + missing == (len(STUDENTS) + 1) * len(Course().questions(HOMEWORK)) - len(done)
+    resumed_outcome = outcome(course)
+    assert resumed_outcome.pop(("aa_slow", QUESTION))[0] == "graded"
+    assert resumed_outcome == serial
 
 
 FORK_BOMB = """
