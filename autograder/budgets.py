@@ -69,6 +69,17 @@ def derived_limits(timings: dict | None, multiple: float = MULTIPLE) -> dict:
     }
 
 
+def scaled_time_limits(budget: dict, scale: float) -> dict:
+    """The budget with the time limits derived_limits sets multiplied by `scale`, other limits as
+    they are (a worker with a share of the cores the timings were measured on)."""
+    if scale == 1.0:
+        return budget
+    scaled = {k: round(budget[k] * scale, 1) for k in ("cell_timeout_s", "notebook_timeout_s") if k in budget}
+    if "cell_timeouts" in budget:
+        scaled["cell_timeouts"] = tuple((gid, round(s * scale, 1)) for gid, s in budget["cell_timeouts"])
+    return {**budget, **scaled}
+
+
 def calibrate(course: Course, homework: str, questions: list[str] | None = None, repeat: int = 3) -> dict:
     """Measure the reference of each question `repeat` times; record and return the timings."""
     from . import examples

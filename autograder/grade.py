@@ -24,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 
+from .budgets import scaled_time_limits
 from .checker.runner import QuestionChecks, load_checks, run_checks, start_check_server, zero_results
 from .collect import submissions
 from .cores import pin_worker, usable_cores
@@ -59,18 +60,8 @@ class GradingOptions:
     def limits_for(self, checks: QuestionChecks) -> Limits:
         # An explicit cell limit is the instructor's word for every cell, measured ones included.
         explicit = {"cell_timeouts": ()} if "cell_timeout_s" in self.overrides else {}
-        budget = scaled_times(checks.budget, self.budget_time_scale)
+        budget = scaled_time_limits(checks.budget, self.budget_time_scale)
         return replace(self.limits, **{**budget, **self.overrides, **explicit})
-
-
-def scaled_times(budget: dict, scale: float) -> dict:
-    """The budget with its time limits multiplied by `scale` (other limits as they are)."""
-    if scale == 1.0:
-        return budget
-    scaled = {k: round(v * scale, 1) for k, v in budget.items() if k in ("cell_timeout_s", "notebook_timeout_s")}
-    if "cell_timeouts" in budget:
-        scaled["cell_timeouts"] = tuple((gid, round(s * scale, 1)) for gid, s in budget["cell_timeouts"])
-    return {**budget, **scaled}
 
 
 def default_jobs(course: Course, homework: str) -> int:
@@ -133,16 +124,17 @@ def plan(course: Course, homework: str, gb, options: GradingOptions, checks: dic
     start while a notebook is checked."""
     done = {} if options.regrade else graded_notebooks(gb, homework)
     student_data = {q: prepare_student_data(course, c.datasets) for q, c in checks.items()}
-    folders = [(student, folder) for position, (student, folder) in enumerate(submissions(course, homework))
+    folders = [(student, folder, _timestamp(folder))
+               for position, (student, folder) in enumerate(submissions(course, homework))
                if not (students and student not in students)
                and not (shard and position % shard[1] != shard[0] - 1)]
     tasks = []
     for question in checks:
-        for student, folder in folders:
+        for student, folder, timestamp in folders:
             path = folder / f"{question}.ipynb"
             if (student, question) in done and done[student, question] == file_sha256(path):
                 continue
-            tasks.append(Task(student, question, path, _timestamp(folder), student_data[question]))
+            tasks.append(Task(student, question, path, timestamp, student_data[question]))
     return tasks
 
 
@@ -154,9 +146,11 @@ def run_tasks(course: Course, homework: str, tasks: list[Task], options: Grading
         return grade_notebook(course, homework, task.student, task.question, task.path, options,
                               checks[task.question], task.student_data)
 
-    submitted = [task for task in tasks if task.path.exists()]
+    submitted = []
     for task in tasks:
-        if not task.path.exists():
+        if task.path.exists():
+            submitted.append(task)
+        else:
             yield here(task)
     if options.jobs <= 1 or len(submitted) <= 1:
         if submitted:

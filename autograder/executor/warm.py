@@ -61,21 +61,26 @@ def preload_code(modules: tuple[str, ...]) -> str:
     return "\n".join(f"try:\n    __import__({m!r})\nexcept Exception:\n    pass" for m in modules)
 
 
+# Limits that apply only while cells run; every other field of Limits is part of a sandbox's settings
+# (so a field added later keeps kernels apart until it is listed here).
+RUN_TIME_LIMITS = ("cell_timeout_s", "notebook_timeout_s", "harvest_timeout_s", "interrupt_grace_s",
+                   "max_output_bytes", "max_cell_output_bytes", "max_traceback_bytes", "cell_timeouts",
+                   "hook_timeout_s")
+
+
 @dataclass(frozen=True)
 class SandboxSettings:
     """Everything a kernel's sandbox is started with; two notebooks with equal settings can use
-    each other's kernel. Limits that apply while cells run (timeouts) are not part of it."""
+    each other's kernel."""
     sandboxed: bool
     binds: tuple
     pythonpath: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
-    start_limits: tuple
+    start_limits: object   # the Limits, run-time fields blanked
 
     @classmethod
     def of(cls, limits, box, env: Mapping[str, str]) -> "SandboxSettings":
-        start = (limits.memory_mb, limits.address_space_mb, limits.max_processes, limits.max_file_mb,
-                 limits.max_open_files, limits.tmp_mb, limits.max_disk_mb, limits.gpu,
-                 limits.sandbox_uid, limits.threads, limits.startup_timeout_s)
+        start = replace(limits, **dict.fromkeys(RUN_TIME_LIMITS, None))
         return cls(box.sandboxed, tuple(box.binds), tuple(box.pythonpath), tuple(sorted(env.items())), start)
 
 
@@ -139,11 +144,8 @@ class WarmKernels:
 
 
 async def _start(settings: SandboxSettings, limits, preload: tuple[str, ...]) -> KernelSession:
-    from .bwrap import Bind
-
     workdir = Path(tempfile.mkdtemp(prefix="warm-kernel-"))
-    session = KernelSession(workdir, limits, sandboxed=settings.sandboxed,
-                            ro_binds=[b if isinstance(b, Bind) else Bind(*b) for b in settings.binds],
+    session = KernelSession(workdir, limits, sandboxed=settings.sandboxed, ro_binds=list(settings.binds),
                             env=dict(settings.env), pythonpath=list(settings.pythonpath))
     try:
         await session.start()
