@@ -6,10 +6,12 @@ died. At `timeout` the kernel gets SIGINT; if it is still busy `interrupt_grace_
 cannot be signalled, the session is killed. Only iopub messages of this request become outputs
 (through the capper's per-request sink, capped at `cap` bytes). The sandbox's usage is sampled
 while it runs and once more at the end. If zmq dropped an oversized message, the iopub socket is
-replaced and, before the next request, resynchronised so no later output is lost.
+replaced and, before the next request, resynchronised so no later output is lost; a kernel that
+dies drops iopub too, so a drop counts only if the kernel outlives it.
 """
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ IDLE_WAIT_S = 2.0     # after the reply, how long to wait for the idle status (a
 POLL_S = 0.05         # socket wait per round while nothing arrives
 DRAIN_MAX = 200       # iopub messages read per round before the clock is checked again
 RESYNC_S = 5.0
+DEATH_WAIT_S = 2.0    # a kernel that dies also drops iopub; its exit is seen within this
 
 
 @dataclass
@@ -73,7 +76,7 @@ class StepRunner:
                 break
             s.sample()
             got = await self._drain_iopub(msg_id, sink)
-            if kc.iopub_drops() and s.alive():
+            if kc.iopub_drops() and await self._outlives(DEATH_WAIT_S):
                 sink.note_dropped()
                 kc.reconnect_iopub()
                 self._iopub_dirty = True
@@ -88,6 +91,15 @@ class StepRunner:
         s.sample(force=True)
         st.idle, st.error = sink.idle, sink.error
         return st
+
+    async def _outlives(self, seconds: float) -> bool:
+        """Whether the kernel is still running `seconds` from now (checked as it goes)."""
+        end = time.monotonic() + seconds
+        while self.session.alive():
+            if time.monotonic() >= end:
+                return True
+            await asyncio.sleep(0.02)
+        return False
 
     async def _drain_iopub(self, msg_id: str, sink: CellOutputs) -> bool:
         """Handle what iopub has for this request (bounded, to come back to the clock); any read?"""
