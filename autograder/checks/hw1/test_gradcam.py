@@ -1,9 +1,12 @@
 """Hidden checks for gradcam: the student's heatmaps against a Grad-CAM computed here.
 
-The student's Keras model is rebuilt from its .keras file; this file computes its own Grad-CAM on
-it (tf.GradientTape on a model exposing the last conv layer) and compares it with the heatmaps the
-student's make_gradcam_heatmap returned inside the sandbox for the same images. Checks that need
-only the heatmaps (non-negative, normalised) keep their marks when the model cannot be rebuilt.
+The student's model is rebuilt, and this file computes its own Grad-CAM on it at the layer that
+last_conv_layer_name names, then compares it with the heatmaps the student's make_gradcam_heatmap
+returned inside the sandbox for the same images. A Keras model comes back from its .keras file
+(tf.GradientTape on a model exposing that layer); a PyTorch model as a torch.export program, a graph
+whose nodes remember the module they ran in (`nn_module_stack`): it is run with that module's output
+as a leaf tensor, and the gradient taken with respect to it. Checks that need only the heatmaps
+(non-negative, normalised) keep their marks when the model cannot be rebuilt.
 """
 import numpy as np
 import pytest
@@ -13,6 +16,8 @@ from autograder.checker.api import Case, HarvestRequest, StudentError, compare_a
 
 # Time limits derive from timings.json (calibrate); this holds where none were measured (the full data).
 BUDGET = {"cell_timeout_s": 900, "notebook_timeout_s": 1800}
+# The reference trains with Keras' fit; a PyTorch loop on a CPU takes a few times as long.
+TIME_MULTIPLE = 8
 DATASETS = ("mnist",)
 N_PREDICTED = 8     # calls with pred_index=None (the predicted class)
 N_CHOSEN = 3        # calls with a class chosen here
@@ -29,15 +34,10 @@ def harvest(rng: np.random.Generator) -> HarvestRequest:
               for i, img in enumerate(images[N_PREDICTED:])}
     describe = lambda case: "an image, for " + ("its predicted class" if not case.kwargs  # noqa: E731
                                                  else f"class {case.kwargs['pred_index']}")
-    return (HarvestRequest().model("cnn", variable="model").value("last_conv", variable="last_conv_layer_name")
+    # A PyTorch model takes its images channels first.
+    return (HarvestRequest().model("cnn", variable="model", torch_example_shape=(1, 1, 28, 28))
+            .value("last_conv", variable="last_conv_layer_name")
             .cases("gradcam_for_grading", cases, describe=describe))
-
-
-def _keras_model(submission):
-    model = submission.model("cnn")
-    if model.framework != "keras":
-        raise StudentError("Grad-CAM is graded on a Keras model, and `model` is not one")
-    return model.keras_model
 
 
 def _layer_name(submission):
@@ -65,24 +65,111 @@ def _grad_model(model, layer_name):
     return keras.Model(inputs, [feature_maps, x])
 
 
+class KerasGradCam:
+    """Grad-CAM on a rebuilt Keras model, at the layer named `layer_name`."""
+
+    def __init__(self, model, layer_name):
+        self.grad_model = _grad_model(model, layer_name)
+        self.spatial = tuple(int(d) for d in self.grad_model.outputs[0].shape[1:3])
+
+    def __call__(self, img_nhwc, pred_index=None):
+        return reference_gradcam(self.grad_model, img_nhwc, pred_index)
+
+
+class TorchGradCam:
+    """Grad-CAM on a rebuilt PyTorch model (its torch.export graph), at the output of one node."""
+
+    def __init__(self, graph_module, node):
+        self.graph_module, self.node = graph_module, node
+        self.spatial = tuple(int(d) for d in node.meta["val"].shape[2:])   # (N, C, H, W)
+
+    def __call__(self, img_nhwc, pred_index=None):
+        """The normalised heatmap; None when the class has no positive evidence (undefined normalisation)."""
+        import torch
+
+        img_nchw = np.ascontiguousarray(np.asarray(img_nhwc, dtype=np.float32).transpose(0, 3, 1, 2))
+        scores, feature_maps = forward_exposing(self.graph_module, self.node.name, torch.from_numpy(img_nchw))
+        if pred_index is None:
+            pred_index = int(scores[0].argmax())
+        grads, = torch.autograd.grad(scores[0, pred_index], feature_maps)
+        weights = grads[0].mean(dim=(1, 2))
+        cam = torch.relu((weights[:, None, None] * feature_maps[0].detach()).sum(dim=0)).numpy()
+        peak = cam.max()
+        return cam / peak if peak > 1e-7 else None
+
+
+def forward_exposing(graph_module, node_name, x):
+    """(scores, feature maps): the graph run on x, the value of node `node_name` replaced by a leaf
+    tensor that requires grad, so that gradients can be taken with respect to it. A clone of the
+    leaf continues the graph: an in-place op after it (relu_) must not modify the leaf."""
+    import torch
+
+    exposed = {}
+
+    class Exposing(torch.fx.Interpreter):
+        def run_node(self, node):
+            out = super().run_node(node)
+            if node.name != node_name:
+                return out
+            exposed["feature_maps"] = out.detach().requires_grad_(True)
+            return exposed["feature_maps"].clone()
+
+    with torch.enable_grad():
+        scores = Exposing(graph_module).run(x)
+    if isinstance(scores, (tuple, list)):
+        scores = scores[0]
+    return scores, exposed["feature_maps"]
+
+
+def module_of(node) -> str:
+    """The name (as named_modules() gives it) of the innermost module a graph node ran in."""
+    stack = node.meta.get("nn_module_stack") or {}
+    return list(stack.values())[-1][0] if stack else ""
+
+
+def module_outputs(graph_module) -> dict:
+    """{module name: the graph node of its output} for every module the forward pass runs: the last
+    node that ran inside it."""
+    outputs = {}
+    for node in graph_module.graph.nodes:
+        if node.op == "call_function":
+            for name, _ in (node.meta.get("nn_module_stack") or {}).values():
+                if name:
+                    outputs[name] = node
+    return outputs
+
+
+def torch_conv_layers(graph_module) -> list[str]:
+    """The modules of the graph's convolutions, in the order the forward pass runs them."""
+    return [module_of(n) for n in graph_module.graph.nodes
+            if n.op == "call_function" and str(n.target) in ("aten.conv2d.default", "aten.convolution.default")]
+
+
 _GRAD_MODELS = {}
 _REFERENCES = {}
 
 
 def _setup(submission):
-    """(grad model, last conv layer name); StudentError when the model cannot be used."""
+    """(Grad-CAM of the rebuilt model, last conv layer name); StudentError when the model cannot be used."""
     key = id(submission)
     if key not in _GRAD_MODELS:
-        model, name = _keras_model(submission), _layer_name(submission)
-        try:
-            _GRAD_MODELS[key] = (_grad_model(model, name), name)
-        except ValueError:
-            raise StudentError(f"the model has no layer named '{name}'") from None
+        model, name = submission.model("cnn"), _layer_name(submission)
+        if model.framework == "keras":
+            try:
+                _GRAD_MODELS[key] = (KerasGradCam(model.keras_model, name), name)
+            except ValueError:
+                raise StudentError(f"the model has no layer named '{name}'") from None
+        else:
+            node = module_outputs(model.torch_module).get(name)
+            if node is None:
+                raise StudentError(f"the model has no layer named '{name}'")
+            _GRAD_MODELS[key] = (TorchGradCam(model.torch_module, node), name)
     return _GRAD_MODELS[key]
 
 
 def reference_gradcam(grad_model, img, pred_index=None):
-    """Classic Grad-CAM; None when the class has no positive evidence (undefined normalisation)."""
+    """Classic Grad-CAM on a Keras grad model; None when the class has no positive evidence (undefined
+    normalisation)."""
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
@@ -100,8 +187,8 @@ def reference_gradcam(grad_model, img, pred_index=None):
 def _reference(submission, outcome):
     key = (id(submission), outcome.label)
     if key not in _REFERENCES:
-        grad_model, _ = _setup(submission)
-        _REFERENCES[key] = reference_gradcam(grad_model, outcome.args[0], outcome.kwargs.get("pred_index"))
+        gradcam, _ = _setup(submission)
+        _REFERENCES[key] = gradcam(outcome.args[0], outcome.kwargs.get("pred_index"))
     return _REFERENCES[key]
 
 
@@ -129,11 +216,14 @@ def _calls(submission, prefix=""):
 @pytest.mark.points(1)
 def test_last_conv_layer_name(submission):
     """last_conv_layer_name names the last convolutional layer of the model."""
-    import keras
-
-    model = _keras_model(submission)
+    model = submission.model("cnn")
     name = _layer_name(submission)
-    convs = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    if model.framework == "keras":
+        import keras
+
+        convs = [layer.name for layer in model.keras_model.layers if isinstance(layer, keras.layers.Conv2D)]
+    else:
+        convs = torch_conv_layers(model.torch_module)
     assert name in convs, f"'{name}' is not a Conv2D layer of your model"
     assert name == convs[-1], f"'{name}' is a convolutional layer, but not the last one"
 
@@ -141,8 +231,8 @@ def test_last_conv_layer_name(submission):
 @pytest.mark.points(1)
 def test_heatmap_shape(submission):
     """The heatmap has the spatial size of the last conv layer's output."""
-    grad_model, name = _setup(submission)
-    spatial = tuple(int(d) for d in grad_model.outputs[0].shape[1:3])
+    gradcam, name = _setup(submission)
+    spatial = gradcam.spatial
     score(_calls(submission), lambda got, outcome: compare_shapes(got, spatial),
           what=f"heatmap shape (the feature maps of '{name}')")
 
