@@ -335,17 +335,17 @@ def keep_autograded(course: Course, student: str, homework: str, question: str, 
     return path
 
 
-def prepare_student_data(course: Course, datasets: tuple[str, ...]) -> Path | None:
+def prepare_student_data(course: Course, datasets: tuple[str, ...]) -> Path:
     """Decoded, student-visible arrays of exactly `datasets` for the sandbox (never held-out data).
 
     One folder per set of datasets in the data cache, per data profile, shared by every grading run
-    and filled once; the workspace itself is never exposed to the sandbox.
+    and filled once; the workspace itself is never exposed to the sandbox. A question without
+    datasets still gets one (holding only the profile), so `data.profile()` in the sandbox names
+    the grader's profile rather than "full".
     """
-    if not datasets:
-        return None
     import data
 
-    target = data.cache_dir() / f"student-{data.profile()}" / "+".join(sorted(set(datasets)))
+    target = data.cache_dir() / f"student-{data.profile()}" / ("+".join(sorted(set(datasets))) or "no-datasets")
     data.prepare_student_cache(target, names=tuple(sorted(set(datasets))))
     return target
 

@@ -67,3 +67,10 @@ def test_every_dataset_loads_inside_the_sandbox_and_held_out_data_does_not(tmp_p
 def test_a_question_gets_only_the_datasets_it_declares(tmp_path):
     result = run([ONLY_DECLARED], ("mnist",), tmp_path)
     assert "cifar10 unavailable" in output(result.notebook.cells[0])
+
+
+def test_a_question_without_datasets_sees_the_graders_profile(tmp_path):
+    import data
+
+    result = run(["import data\nprint('profile:', data.profile())"], (), tmp_path)
+    assert f"profile: {data.profile()}" in output(result.notebook.cells[0])
