@@ -118,11 +118,21 @@ def page_text(path: Path) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(errors="replace")))
 
 
+def given_text(path: Path) -> str:
+    """What a student reads in a file, roughly as rendered: a notebook's cell sources (its JSON escapes
+    quotes), without the backticks of inline code, which the page does not show either."""
+    if path.suffix == ".ipynb":
+        text = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
+    else:
+        text = path.read_text(errors="replace")
+    return text.replace("`", "")
+
+
 def solution_lines() -> dict[str, list[str]]:
     """For each master notebook the book lists: text of its reference solution (code between BEGIN and
     END SOLUTION, and the plain words of a written answer) long enough to be its own, and found nowhere
     in what students get."""
-    given = "\n".join(p.read_text(errors="replace") for folder in (COURSE.assignments, COURSE.root / "book")
+    given = "\n".join(given_text(p) for folder in (COURSE.assignments, COURSE.root / "book")
                       for p in folder.rglob("*") if p.suffix in {".ipynb", ".md"})
     lines = {}
     for hw in COURSE.homeworks():

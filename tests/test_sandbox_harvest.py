@@ -1,4 +1,5 @@
 """Harvest protocol end to end (real sandboxed kernels) and the trusted reader."""
+import asyncio
 import json
 import textwrap
 
@@ -102,6 +103,26 @@ def test_harvest_after_kernel_death(tmp_path):
     assert r.status == "crashed" and r.results_dir is None
     with pytest.raises(HarvestError, match="kernel"):
         r.harvest_results().value("v")
+
+
+@needs_bwrap
+def test_a_kernel_that_dies_after_its_last_cell_crashed(tmp_path, monkeypatch):
+    # As when processes the notebook forked cross the memory limit after the cell returned: the
+    # kernel is gone by the harvest. Its answers cannot be collected, so the notebook crashed.
+    from autograder.executor import execute
+
+    real_harvest = execute.run_harvest
+
+    async def after_a_death(request, session, *args):
+        for process in session.km.process_tree():
+            process.kill()
+        while session.alive():
+            await asyncio.sleep(0.05)
+        return await real_harvest(request, session, *args)
+
+    monkeypatch.setattr(execute, "run_harvest", after_a_death)
+    r = execute_notebook(nb("v = 1"), tmp_path, FAST, HarvestRequest().value("v", "v"))
+    assert r.status == "crashed" and r.results_dir is None
 
 
 @needs_bwrap

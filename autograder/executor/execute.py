@@ -27,7 +27,7 @@ from ..protocol.harvest_request import HarvestRequest
 from ..protocol.harvest_results import HarvestResults, read_results
 from .bwrap import SANDBOX_UID, PYLIB_DIR, Bind, SandboxUnavailable, check_bind_source, sandbox_available
 from .cells import CellFailure, LimitHit, RunRecord, run_cells
-from .harvest_step import HarvestOutcome, run_harvest
+from .harvest_step import NOT_RUNNING, HarvestOutcome, run_harvest
 from .outputs import OutputCapper
 from .session import KernelSession, KernelStartError
 from .step import StepRunner
@@ -155,7 +155,10 @@ async def _execute(nb, workdir: Path, limits: Limits, harvest: HarvestRequest | 
         await run_cells(nb.cells, session, run_step, limits, record)
         if harvest is not None:
             harvested = await run_harvest(harvest, session, run_step, limits, workdir)
-            record.crashed = record.crashed or harvested.kernel_died
+            # Found dead before the harvest, and not stopped by a timeout: it died after its last cell
+            # (say a memory limit crossed by processes it forked), which is a crash, not an answer.
+            found_dead = harvested.error == NOT_RUNNING and not record.timed_out
+            record.crashed = record.crashed or harvested.kernel_died or found_dead
     finally:
         session.sample(force=True)  # peak usage up to the end, unless already killed
         await session.kill()

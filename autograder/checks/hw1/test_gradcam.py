@@ -11,8 +11,8 @@ as a leaf tensor, and the gradient taken with respect to it. Checks that need on
 import numpy as np
 import pytest
 
-from autograder.checker.api import Case, HarvestRequest, StudentError, compare_arrays, compare_shapes, \
-    numeric_problem, score
+from autograder.checker.api import Case, ExportedGradCam, HarvestRequest, StudentError, compare_arrays, \
+    compare_shapes, conv_nodes, has_positive_value, module_of, module_outputs, numeric_problem, score
 
 # Time limits derive from timings.json (calibrate); this holds where none were measured (the full data).
 BUDGET = {"cell_timeout_s": 900, "notebook_timeout_s": 1800}
@@ -76,73 +76,11 @@ class KerasGradCam:
         return reference_gradcam(self.grad_model, img_nhwc, pred_index)
 
 
-class TorchGradCam:
-    """Grad-CAM on a rebuilt PyTorch model (its torch.export graph), at the output of one node."""
-
-    def __init__(self, graph_module, node):
-        self.graph_module, self.node = graph_module, node
-        self.spatial = tuple(int(d) for d in node.meta["val"].shape[2:])   # (N, C, H, W)
+class TorchGradCam(ExportedGradCam):
+    """Grad-CAM on a rebuilt PyTorch model, for images given channels last as to a Keras model."""
 
     def __call__(self, img_nhwc, pred_index=None):
-        """The normalised heatmap; None when the class has no positive evidence (undefined normalisation)."""
-        import torch
-
-        img_nchw = np.ascontiguousarray(np.asarray(img_nhwc, dtype=np.float32).transpose(0, 3, 1, 2))
-        scores, feature_maps = forward_exposing(self.graph_module, self.node.name, torch.from_numpy(img_nchw))
-        if pred_index is None:
-            pred_index = int(scores[0].argmax())
-        grads, = torch.autograd.grad(scores[0, pred_index], feature_maps)
-        weights = grads[0].mean(dim=(1, 2))
-        cam = torch.relu((weights[:, None, None] * feature_maps[0].detach()).sum(dim=0)).numpy()
-        peak = cam.max()
-        return cam / peak if peak > 1e-7 else None
-
-
-def forward_exposing(graph_module, node_name, x):
-    """(scores, feature maps): the graph run on x, the value of node `node_name` replaced by a leaf
-    tensor that requires grad, so that gradients can be taken with respect to it. A clone of the
-    leaf continues the graph: an in-place op after it (relu_) must not modify the leaf."""
-    import torch
-
-    exposed = {}
-
-    class Exposing(torch.fx.Interpreter):
-        def run_node(self, node):
-            out = super().run_node(node)
-            if node.name != node_name:
-                return out
-            exposed["feature_maps"] = out.detach().requires_grad_(True)
-            return exposed["feature_maps"].clone()
-
-    with torch.enable_grad():
-        scores = Exposing(graph_module).run(x)
-    if isinstance(scores, (tuple, list)):
-        scores = scores[0]
-    return scores, exposed["feature_maps"]
-
-
-def module_of(node) -> str:
-    """The name (as named_modules() gives it) of the innermost module a graph node ran in."""
-    stack = node.meta.get("nn_module_stack") or {}
-    return list(stack.values())[-1][0] if stack else ""
-
-
-def module_outputs(graph_module) -> dict:
-    """{module name: the graph node of its output} for every module the forward pass runs: the last
-    node that ran inside it."""
-    outputs = {}
-    for node in graph_module.graph.nodes:
-        if node.op == "call_function":
-            for name, _ in (node.meta.get("nn_module_stack") or {}).values():
-                if name:
-                    outputs[name] = node
-    return outputs
-
-
-def torch_conv_layers(graph_module) -> list[str]:
-    """The modules of the graph's convolutions, in the order the forward pass runs them."""
-    return [module_of(n) for n in graph_module.graph.nodes
-            if n.op == "call_function" and str(n.target) in ("aten.conv2d.default", "aten.convolution.default")]
+        return super().__call__(np.asarray(img_nhwc, dtype=np.float32).transpose(0, 3, 1, 2), pred_index)
 
 
 _GRAD_MODELS = {}
@@ -199,14 +137,8 @@ def _defined(submission, outcomes):
     try:
         _setup(submission)
     except StudentError:
-        return [o for o in outcomes if not o.ok or _has_positive_value(o.value)]
+        return [o for o in outcomes if not o.ok or has_positive_value(o.value)]
     return [o for o in outcomes if _reference(submission, o) is not None]
-
-
-def _has_positive_value(value) -> bool:
-    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf" or not value.size:
-        return False
-    return bool(np.where(np.isfinite(value), value, 0).max() > 0)
 
 
 def _calls(submission, prefix=""):
@@ -223,7 +155,7 @@ def test_last_conv_layer_name(submission):
 
         convs = [layer.name for layer in model.keras_model.layers if isinstance(layer, keras.layers.Conv2D)]
     else:
-        convs = torch_conv_layers(model.torch_module)
+        convs = [module_of(node) for node in conv_nodes(model.torch_module)]
     assert name in convs, f"'{name}' is not a Conv2D layer of your model"
     assert name == convs[-1], f"'{name}' is a convolutional layer, but not the last one"
 

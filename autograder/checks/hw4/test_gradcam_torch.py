@@ -12,8 +12,8 @@ be rebuilt.
 import numpy as np
 import pytest
 
-from autograder.checker.api import Case, HarvestRequest, StudentError, compare_arrays, compare_shapes, \
-    numeric_problem, score
+from autograder.checker.api import Case, ExportedGradCam, HarvestRequest, StudentError, compare_arrays, \
+    compare_shapes, conv_nodes, has_positive_value, module_of, numeric_problem, score
 
 # Time limits derive from timings.json (calibrate); this holds where none were measured (the full data).
 BUDGET = {"cell_timeout_s": 900, "notebook_timeout_s": 1800}
@@ -22,7 +22,6 @@ N_PREDICTED = 8     # calls with pred_index=None (the predicted class)
 # Calls with a class chosen here: never the digit's own, so rarely the predicted one. Eight, because
 # some have no positive evidence (no defined heatmap: up to 13 % of them on an untrained model).
 N_CHOSEN = 8
-CONV_OPS = ("aten.conv2d.default", "aten.convolution.default")
 
 
 def harvest(rng: np.random.Generator) -> HarvestRequest:
@@ -46,62 +45,6 @@ def harvest(rng: np.random.Generator) -> HarvestRequest:
 
 
 # -- the rebuilt model ---------------------------------------------------------------------------
-
-class ExportedGradCam:
-    """Grad-CAM on the graph of a torch.export program, at the output of one of its nodes."""
-
-    def __init__(self, graph_module, node):
-        self.graph_module, self.node = graph_module, node
-        self.spatial = tuple(int(d) for d in node.meta["val"].shape[2:])
-
-    def __call__(self, img_nchw: np.ndarray, pred_index=None):
-        """The normalised heatmap; None when the class has no positive evidence (undefined normalisation)."""
-        import torch
-
-        scores, feature_maps = forward_exposing(self.graph_module, self.node.name,
-                                                torch.from_numpy(np.ascontiguousarray(img_nchw, dtype=np.float32)))
-        if pred_index is None:
-            pred_index = int(scores[0].argmax())
-        grads, = torch.autograd.grad(scores[0, pred_index], feature_maps)
-        weights = grads[0].mean(dim=(1, 2))
-        cam = torch.relu((weights[:, None, None] * feature_maps[0].detach()).sum(dim=0)).numpy()
-        peak = cam.max()
-        return cam / peak if peak > 1e-7 else None
-
-
-def forward_exposing(graph_module, node_name, x):
-    """(scores, feature maps): the graph run on x, the value of node `node_name` replaced by a leaf
-    tensor that requires grad, so that gradients can be taken with respect to it. A clone of the
-    leaf continues the graph: an in-place op after it (relu_) must not modify the leaf."""
-    import torch
-
-    exposed = {}
-
-    class Exposing(torch.fx.Interpreter):
-        def run_node(self, node):
-            out = super().run_node(node)
-            if node.name != node_name:
-                return out
-            exposed["feature_maps"] = out.detach().requires_grad_(True)
-            return exposed["feature_maps"].clone()
-
-    with torch.enable_grad():
-        scores = Exposing(graph_module).run(x)
-    if isinstance(scores, (tuple, list)):
-        scores = scores[0]
-    return scores, exposed["feature_maps"]
-
-
-def module_of(node) -> str:
-    """The name (as named_modules() gives it) of the innermost module a graph node ran in."""
-    stack = node.meta.get("nn_module_stack") or {}
-    return list(stack.values())[-1][0] if stack else ""
-
-
-def conv_nodes(graph_module) -> list:
-    """The convolutions of the graph, in the order the forward pass runs them."""
-    return [n for n in graph_module.graph.nodes if n.op == "call_function" and str(n.target) in CONV_OPS]
-
 
 _SETUPS = {}
 _REFERENCES = {}
@@ -140,14 +83,8 @@ def _defined(submission, outcomes):
     try:
         _setup(submission)
     except StudentError:
-        return [o for o in outcomes if not o.ok or _has_positive_value(o.value)]
+        return [o for o in outcomes if not o.ok or has_positive_value(o.value)]
     return [o for o in outcomes if _reference(submission, o) is not None]
-
-
-def _has_positive_value(value) -> bool:
-    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf" or not value.size:
-        return False
-    return bool(np.where(np.isfinite(value), value, 0).max() > 0)
 
 
 def _calls(submission, prefix=""):
@@ -196,7 +133,7 @@ def test_heatmap_normalised(submission):
         return None if got.size and abs(got.max() - 1) < 1e-3 else "the maximum is not 1: divide by the maximum"
     # A heatmap without a positive value cannot be normalised (a wrong layer or class may give one
     # where the grader's has evidence): the other checks judge it.
-    judged = [o for o in _defined(submission, _calls(submission)) if not o.ok or _has_positive_value(o.value)]
+    judged = [o for o in _defined(submission, _calls(submission)) if not o.ok or has_positive_value(o.value)]
     score(judged, judge, what="normalised heatmaps")
 
 
@@ -233,7 +170,7 @@ def test_hooks_removed(submission):
     failed = [o for o in calls if not o.ok]
     if failed:
         raise StudentError(f"make_gradcam_heatmap failed ({failed[0].error}), so its hooks could not be judged")
-    if not any(_has_positive_value(o.value) for o in calls):   # a function that does nothing leaves no hook
+    if not any(has_positive_value(o.value) for o in calls):   # a function that does nothing leaves no hook
         raise StudentError("make_gradcam_heatmap returned no heatmap with a positive value, so its hooks "
                            "could not be judged")
     counts = {}
