@@ -25,7 +25,8 @@ import time
 LOG_TAIL = 20_000
 
 
-HEAVY = ("cv2", "keras", "tensorflow", "torch", "sklearn")
+# torch.export.load's deserialiser is a module of its own, 1.5 s to import (sympy among others).
+HEAVY = ("cv2", "keras", "tensorflow", "torch", "torch._export.serde.serialize", "sklearn")
 
 
 def _preload(modules=("numpy", "pytest", "autograder.checker.plugin")) -> None:
