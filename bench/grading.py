@@ -153,7 +153,8 @@ def nbgrader(course: Course, homework: str) -> float:
     return seconds
 
 
-def side_by_side(args, course: Course, notebooks: int) -> Table:
+def side_by_side(args, course: Course, notebooks: int, timed_ours: dict[int, list[float]]) -> Table:
+    """Also leaves our runs' seconds in `timed_ours` (workers -> seconds), which scaling reuses."""
     jobs = default_jobs(course, args.homework)
     parallel = f"ours, {jobs} workers (the default here)"
     samples = {"ours, 1 worker": [], parallel: [], "nbgrader": []}
@@ -162,6 +163,7 @@ def side_by_side(args, course: Course, notebooks: int) -> Table:
         if jobs > 1:
             samples[parallel].append(ours(course, args.homework, jobs))
         samples["nbgrader"].append(nbgrader(course, args.homework))
+    timed_ours[1], timed_ours[jobs] = samples["ours, 1 worker"], samples[parallel] or samples["ours, 1 worker"]
     samples = {name: values for name, values in samples.items() if values}
     table = Table(title=f"Side by side: {notebooks} notebook(s) of {args.question} ({', '.join(args.students)}), "
                         f"median of {args.repeat} alternating runs")
@@ -174,13 +176,15 @@ def side_by_side(args, course: Course, notebooks: int) -> Table:
     return table
 
 
-def scaling(args, course: Course, notebooks: int) -> Table:
-    table = Table(title=f"Scaling: {notebooks} notebook(s) of {args.question}")
+def scaling(args, course: Course, notebooks: int, timed_ours: dict[int, list[float]]) -> Table:
+    table = Table(title=f"Scaling: {notebooks} notebook(s) of {args.question} (median of {args.repeat} runs)")
     for column in ("workers", "seconds", "notebooks per minute", "throughput vs 1 worker"):
         table.add_column(column)
     base = None
     for jobs in args.jobs:
-        seconds = statistics.median(ours(course, args.homework, jobs) for _ in range(args.repeat))
+        if jobs not in timed_ours:
+            timed_ours[jobs] = [ours(course, args.homework, jobs) for _ in range(args.repeat)]
+        seconds = statistics.median(timed_ours[jobs])
         base = base or seconds
         table.add_row(str(jobs), f"{seconds:.1f}", f"{60 * notebooks / seconds:.1f}", f"{base / seconds:.2f}x")
     return table
@@ -218,8 +222,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         course = workspace(args.homework, args.question, args.students, args.copies, Path(tmp) / "ws")
         notebooks = len(args.students) * args.copies
-        console.print(side_by_side(args, course, notebooks))
-        console.print(scaling(args, course, notebooks))
+        timed_ours: dict[int, list[float]] = {}
+        console.print(side_by_side(args, course, notebooks, timed_ours))
+        console.print(scaling(args, course, notebooks, timed_ours))
         console.print(per_notebook(course, args.homework))
 
 
