@@ -60,10 +60,8 @@ demo: install
 	done
 	$(PY) -m autograder --workspace $(DEMO_WORKSPACE) export
 
-# Two pytest workers: grading every example (one file, its own two grading workers) runs beside the
-# other files, whose sandbox start-ups and waits leave the cores idle much of the time.
 test: install
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest
 
 clean:
 	rm -rf _build workspace book/figures
