@@ -28,11 +28,11 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from autograder.checker.exported_gradcam import ExportedGradCam, conv_nodes, has_positive_value, module_of, \
-    module_outputs
+from autograder.checker.exported_gradcam import ExportedGradCam, conv_nodes, defined_calls, has_positive_value, \
+    module_of, module_outputs
 from autograder.protocol.harvest_request import Case, HarvestRequest
 
-__all__ = ["Case", "HarvestRequest", "ExportedGradCam", "conv_nodes", "has_positive_value", "module_of",
+__all__ = ["Case", "HarvestRequest", "ExportedGradCam", "conv_nodes", "defined_calls", "has_positive_value", "module_of",
            "module_outputs", "Outcome", "PartialCredit", "StudentError",
            "compare_arrays", "compare_shapes", "numeric_problem", "score"]
 

@@ -3,7 +3,8 @@
 The program is a graph of ATen operators whose nodes remember the module they ran in
 (`nn_module_stack`). The graph is run with one node's output replaced by a leaf tensor, and the
 gradient of a class score is taken with respect to it: the classic Grad-CAM of that layer, without
-running any of the student's code. Check files import it from `autograder.checker.api`.
+running any of the student's code. Also the rule both Grad-CAM questions judge heatmaps by
+(`defined_calls`). Check files import these from `autograder.checker.api`.
 """
 from __future__ import annotations
 
@@ -85,3 +86,16 @@ def has_positive_value(value) -> bool:
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf" or not value.size:
         return False
     return bool(np.where(np.isfinite(value), value, 0).max() > 0)
+
+
+def defined_calls(outcomes, reference) -> list:
+    """The calls whose heatmap is defined: those where `reference(outcome)`, the grader's heatmap,
+    is not None (the class has positive evidence); when the model cannot be used (`reference` raises
+    StudentError), the calls whose heatmap has a positive value (a correct heatmap with no evidence
+    is all zeros or NaN), and every call that failed."""
+    from autograder.checker.api import StudentError   # api re-exports this module
+
+    try:
+        return [o for o in outcomes if reference(o) is not None]
+    except StudentError:
+        return [o for o in outcomes if not o.ok or has_positive_value(o.value)]

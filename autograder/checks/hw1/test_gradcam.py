@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from autograder.checker.api import Case, ExportedGradCam, HarvestRequest, StudentError, compare_arrays, \
-    compare_shapes, conv_nodes, has_positive_value, module_of, module_outputs, numeric_problem, score
+    compare_shapes, conv_nodes, defined_calls, module_of, module_outputs, numeric_problem, score
 
 # Time limits derive from timings.json (calibrate); this holds where none were measured (the full data).
 BUDGET = {"cell_timeout_s": 900, "notebook_timeout_s": 1800}
@@ -131,14 +131,7 @@ def _reference(submission, outcome):
 
 
 def _defined(submission, outcomes):
-    """The calls whose heatmap is defined: the class has positive evidence, as the rebuilt model
-    shows; without a usable model, the calls whose heatmap has a positive value (a correct heatmap
-    with no evidence is all zeros or NaN), and every call that failed."""
-    try:
-        _setup(submission)
-    except StudentError:
-        return [o for o in outcomes if not o.ok or has_positive_value(o.value)]
-    return [o for o in outcomes if _reference(submission, o) is not None]
+    return defined_calls(outcomes, lambda outcome: _reference(submission, outcome))
 
 
 def _calls(submission, prefix=""):
