@@ -82,7 +82,7 @@ class Task:
     question: str
     path: Path
     timestamp: str | None
-    student_data: Path | None
+    student_data: Path
 
 
 def grade_homework(course: Course, homework: str, options: GradingOptions | None = None,
@@ -219,7 +219,7 @@ def _grade_in_worker(course: Course, homework: str, task: Task, options: Grading
 
 
 def grade_notebook(course: Course, homework: str, student: str, question: str, path: Path,
-                   options: GradingOptions, checks: QuestionChecks, student_data: Path | None) -> NotebookGrade:
+                   options: GradingOptions, checks: QuestionChecks, student_data: Path) -> NotebookGrade:
     grade = NotebookGrade(student, homework, question, status="error", seed=secrets.randbelow(2**31),
                           submission_sha256=file_sha256(path))
     try:
@@ -345,18 +345,16 @@ def prepare_student_data(course: Course, datasets: tuple[str, ...]) -> Path:
     """
     import data
 
-    target = data.cache_dir() / f"student-{data.profile()}" / ("+".join(sorted(set(datasets))) or "no-datasets")
-    data.prepare_student_cache(target, names=tuple(sorted(set(datasets))))
+    names = tuple(sorted(set(datasets)))
+    target = data.cache_dir() / f"student-{data.profile()}" / ("+".join(names) or "no-datasets")
+    data.prepare_student_cache(target, names=names)
     return target
 
 
-def sandbox_data_options(course: Course, student_data: Path | None) -> dict:
+def sandbox_data_options(course: Course, student_data: Path) -> dict:
     """The course's `data` package and the question's public data, both read-only in the sandbox."""
-    options = {"python_packages": [course.root / "data"], "env": {"COURSE_DATA_OFFLINE": "1"}}
-    if student_data is not None:
-        options["ro_binds"] = [student_data]
-        options["env"]["COURSE_DATA_CACHE"] = str(student_data)
-    return options
+    return {"python_packages": [course.root / "data"], "ro_binds": [student_data],
+            "env": {"COURSE_DATA_OFFLINE": "1", "COURSE_DATA_CACHE": str(student_data)}}
 
 
 def file_sha256(path: Path) -> str | None:
