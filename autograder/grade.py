@@ -52,7 +52,7 @@ class GradingOptions:
     unsandboxed_ok: bool = False   # instructor's explicit opt-out, for trusted code only
     regrade: bool = False
     jobs: int = 1                  # notebooks graded at the same time, each in its own worker process
-    warm_kernels: bool = True      # start each worker's next kernel while a notebook is checked
+    warm_kernels: bool = True      # fork each worker's kernels from a sandbox with the frameworks imported
     # A question's budget was measured on the whole machine; a worker pinned to a share of its cores
     # gets its time limits stretched by (usable cores / its share), never the instructor's limits.
     budget_time_scale: float = 1.0

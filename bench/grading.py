@@ -4,8 +4,9 @@
     .venv/bin/python bench/grading.py --question mnist_cnn --students reference pytorch --repeat 3
     .venv/bin/python bench/grading.py --question conv_by_hand --copies 8 --jobs 1 2
 
-1. Fixed costs: an empty notebook through the sandbox, in a kernel started for it and in one started
-   ahead (as in a batch, where the next kernel starts while a notebook is checked); the hidden checks of a one-line check file,
+1. Fixed costs: an empty notebook through the sandbox, in a kernel started for it and in one forked
+   ahead from a warm sandbox (as in a batch, where the next kernel is forked while a notebook is
+   checked); the hidden checks of a one-line check file,
    in a cold `python -m pytest` and forked from the warm check server.
 2. Side by side: the same submissions graded by `python -m autograder grade` with one worker and
    with the default number (sandbox, harvest, hidden checks, gradebook) and by `nbgrader autograde`
@@ -69,7 +70,7 @@ def fixed_costs(repeat: int) -> Table:
     with tempfile.TemporaryDirectory() as tmp:
         sandbox = timed(lambda: execute_notebook(empty, Path(tmp)), repeat)
         warm_kernels = WarmKernels()
-        execute_notebook(empty, Path(tmp), warm=warm_kernels)  # the first starts the next
+        execute_notebook(empty, Path(tmp), warm=warm_kernels)  # the first starts the warm sandbox
 
         def in_warm_kernel():
             time.sleep(WARM_GAP_S)  # what a batch spends checking the last notebook: not counted
@@ -100,7 +101,7 @@ def fixed_costs(repeat: int) -> Table:
         warm = timed(run_checks, repeat)
     table.add_row("empty notebook through the sandbox, kernel started for it", f"{statistics.median(sandbox):.2f}",
                   str(repeat))
-    table.add_row("empty notebook through the sandbox, kernel started ahead (a batch)",
+    table.add_row("empty notebook through the sandbox, kernel forked ahead (a batch)",
                   f"{statistics.median(warm_sandbox):.2f}", str(repeat))
     command = timed(lambda: subprocess.run([PYTHON, "-m", "autograder", "homeworks"], cwd=ROOT, check=True,
                                            capture_output=True), repeat)

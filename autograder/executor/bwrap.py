@@ -90,6 +90,8 @@ def prlimit_args(limits) -> list[str]:
         f"--fsize={limits.max_file_mb * mb}",
         f"--nofile={limits.max_open_files}",
         "--core=0",
+        # No POSIX message queues: they would outlive the notebook in a sandbox that is reused.
+        "--msgqueue=0",
     ]
     if limits.address_space_mb:
         args.append(f"--as={limits.address_space_mb * mb}")
@@ -122,12 +124,15 @@ def build_command(
     ro_binds: Sequence[Bind] = (),
     env: Mapping[str, str] = {},
     etc_files: Mapping[str, Path] = {},
+    as_pid_1: bool = False,
 ) -> list[str]:
     """Wrap argv (the kernel command) in bwrap + setpriv + prlimit.
 
     scratch is bound read-write at the same absolute path so that ipc socket
     and connection-file paths are identical inside and outside.
     etc_files maps /etc names to host files (e.g. a synthetic passwd).
+    as_pid_1: argv runs as the sandbox's init, which its other processes cannot kill or stop
+    (and when it ends, they all do).
     """
     exe = bwrap_path()
     if exe is None:
@@ -141,6 +146,8 @@ def build_command(
         "--unshare-cgroup-try", "--die-with-parent", "--new-session",
         "--hostname", "sandbox", "--clearenv", "--unsetenv", "JPY_PARENT_PID",
     ]
+    if as_pid_1:
+        cmd.append("--as-pid-1")
     for k, v in env.items():
         cmd += ["--setenv", k, v]
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import shutil
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, Mapping, Sequence, get_args
 
@@ -31,7 +30,7 @@ from .harvest_step import NOT_RUNNING, HarvestOutcome, run_harvest
 from .outputs import OutputCapper
 from .session import KernelSession, KernelStartError
 from .step import StepRunner
-from .warm import SandboxSettings, WarmKernels
+from .warm import SandboxSettings, WarmKernels, chooses_keras_backend
 
 # How an execution ended: the one vocabulary for ExecutionResult.status (grade.py maps it).
 ExecutionStatus = Literal["ok", "error", "timeout", "crashed"]
@@ -132,7 +131,8 @@ def _sandbox(ro_binds, python_packages, unsandboxed_ok: bool) -> _Sandbox:
 async def _execute(nb, workdir: Path, limits: Limits, harvest: HarvestRequest | None, box: _Sandbox,
                    env: Mapping[str, str], keep_scratch: bool,
                    started: KernelSession | None = None) -> ExecutionResult:
-    """Run nb in `started` (a warm kernel with this sandbox's settings) or in a kernel started here."""
+    """Run nb in `started` (a kernel forked in a warm sandbox with these settings) or in a kernel
+    started here."""
     t0 = time.monotonic()
     nb = copy.deepcopy(nb)
     record = RunRecord()
@@ -141,8 +141,7 @@ async def _execute(nb, workdir: Path, limits: Limits, harvest: HarvestRequest | 
                                 pythonpath=box.pythonpath, on_over=record.force_limit)
     else:
         session = started
-        # Its uid is the one it was started under (warm kernels alternate between two).
-        session.limits = replace(limits, sandbox_uid=started.limits.sandbox_uid)
+        session.limits = limits
         session.on_over = record.force_limit
         workdir.mkdir(parents=True, exist_ok=True)  # the results land here, not in the kernel's dir
     capper = OutputCapper(limits.max_output_bytes, limits.max_traceback_bytes,
@@ -163,8 +162,6 @@ async def _execute(nb, workdir: Path, limits: Limits, harvest: HarvestRequest | 
         session.sample(force=True)  # peak usage up to the end, unless already killed
         await session.kill()
         session.cleanup(keep_scratch)
-        if started is not None:
-            shutil.rmtree(session.workdir, ignore_errors=True)
     return ExecutionResult(
         notebook=nb, status=execution_status(record), cell_failures=record.failures,
         results_dir=harvested.results_dir, wall_s=time.monotonic() - t0,
@@ -216,8 +213,8 @@ def execute_notebook(
     the student data cache. python_packages: package dirs (e.g. repo/data)
     mounted read-only under PYLIB_DIR, which is put on PYTHONPATH.
     env: extra environment variables for the kernel (e.g. COURSE_DATA_CACHE).
-    warm: take a kernel started ahead with the same settings, and start the next one while this
-    notebook runs, with the `preload` modules imported (the next notebook's likely imports).
+    warm: fork the kernel from a warm sandbox with the same settings (one is started, with the
+    `preload` modules imported, where there is none).
     Raises SandboxUnavailable if bubblewrap is missing and not unsandboxed_ok.
     """
     workdir = Path(workdir).resolve()
@@ -227,10 +224,7 @@ def execute_notebook(
     settings = SandboxSettings.of(limits, box, env or {})
 
     async def in_warm_kernel():
-        started = await warm.take(settings)
-        # The next kernel comes up while this notebook runs and is checked.
-        warm.start_next(settings, limits, tuple(preload),
-                        running_uid=started.limits.sandbox_uid if started else limits.sandbox_uid)
+        started = await warm.take(settings, limits, tuple(preload), chooses_keras_backend(nb))
         return await _execute(nb, workdir, limits, harvest, box, env or {}, keep_scratch, started)
 
     return warm.run(in_warm_kernel())

@@ -60,6 +60,26 @@ def passwd_files(conn_dir: Path, uid: int = SANDBOX_UID) -> dict[str, Path]:
     return {"passwd": conn_dir / "passwd", "group": conn_dir / "group"}
 
 
+def make_session_dirs(workdir: Path, uid: int) -> tuple[Path, Path, bool]:
+    """(connection dir, scratch dir, whether scratch had to move to a short path under /tmp): the
+    connection dir is ours and read-only in the sandbox; scratch is the student's cwd and HOME,
+    owned by the sandbox uid."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    conn_dir = Path(tempfile.mkdtemp(prefix="conn-", dir=workdir))
+    os.chmod(conn_dir, 0o755)
+    scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=workdir))
+    moved = False
+    if len(str(scratch / "k-10")) > MAX_IPC_PATH:
+        # ipc socket paths would be too long: use a short private dir instead.
+        os.rmdir(scratch)
+        scratch = Path(tempfile.mkdtemp(prefix="ag-"))
+        moved = True
+    os.chmod(scratch, 0o700)
+    if os.geteuid() == 0:
+        os.chown(scratch, uid, SANDBOX_GID)
+    return conn_dir, scratch, moved
+
+
 class KernelSession:
     def __init__(self, workdir: Path, limits, *, sandboxed: bool, ro_binds: Sequence[Bind] = (),
                  env: Mapping[str, str] = {}, pythonpath: Sequence[str] = (),
@@ -78,23 +98,13 @@ class KernelSession:
         self.kc: CappedKernelClient | None = None
         self.usage: UsageMonitor | None = None
         self.log_path: Path | None = None  # the kernel's stdout/stderr
+        self.log_start = 0         # where this kernel's part of the log begins
         self.dead = False          # died or killed
         self.exit_code: int | None = None
 
     # -- start ------------------------------------------------------------------------------------
     def _make_dirs(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.conn_dir = Path(tempfile.mkdtemp(prefix="conn-", dir=self.workdir))
-        os.chmod(self.conn_dir, 0o755)
-        self.scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=self.workdir))
-        if len(str(self.scratch / "k-10")) > MAX_IPC_PATH:
-            # ipc socket paths would be too long: use a short private dir instead.
-            os.rmdir(self.scratch)
-            self.scratch = Path(tempfile.mkdtemp(prefix="ag-"))
-            self.tmp_scratch = True
-        os.chmod(self.scratch, 0o700)
-        if os.geteuid() == 0:
-            os.chown(self.scratch, self.limits.sandbox_uid, SANDBOX_GID)
+        self.conn_dir, self.scratch, self.tmp_scratch = make_session_dirs(self.workdir, self.limits.sandbox_uid)
 
     async def start(self) -> None:
         self._make_dirs()
@@ -144,7 +154,7 @@ class KernelSession:
             return ""
         try:
             with open(self.log_path, "rb") as f:
-                f.seek(max(0, os.path.getsize(self.log_path) - n))
+                f.seek(max(self.log_start, os.path.getsize(self.log_path) - n))
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""

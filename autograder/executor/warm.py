@@ -1,41 +1,37 @@
-"""Warm kernels: the next notebook's sandboxed kernel starts while the current notebook runs.
+"""Warm kernels: a grading process forks each notebook's kernel from a sandbox that has imported
+the frameworks already (zygote.py), instead of paying their import in every notebook.
 
-A grading batch runs the same question for student after student, so the next sandbox will most
-likely have the same settings as the current one. As a notebook starts running, a kernel for the
-next one is started in a sandbox of its own (a fresh bubblewrap, scratch dir and process tree:
-nothing of one student reaches the next) and imports the slow modules the current notebook imports;
-it then waits, running no student code, until the next notebook with those settings takes it. A notebook
-with other settings (another question, another worker's uid) gets a fresh kernel as before, and the
-waiting one is killed.
+A grading batch runs the same question for student after student, so one warm sandbox per grading
+process serves them all: it is started with the first notebook's sandbox settings and imports, and
+between notebooks it is emptied of everything the last one left (zygote.py says how, and when it
+is killed instead). As soon as it is clean, the next kernel is forked, so that it is up by the time
+the next notebook comes, while this one's checks run. A notebook with other settings (another
+question, another worker's uid) replaces the sandbox; one that chooses its Keras backend never
+runs where TensorFlow, and so Keras, was imported ahead.
 
 Modules are imported, never run: the frameworks' thread pools and CUDA start when the student's code
-first uses them, inside this kernel. Keras is not imported ahead, since it fixes its backend from
-KERAS_BACKEND when imported and a student may set that first.
+first uses them, in the forked kernel. Only run as root, the grader can empty the sandbox's private
+/tmp and IPC namespace; other users get a fresh sandbox per notebook.
 
 All kernels of one WarmKernels live on its own event loop, in a thread that outlives each notebook.
 """
 from __future__ import annotations
 
 import asyncio
+import os
 import re
-import shutil
-import tempfile
 import threading
+import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Mapping
 
-from .outputs import OutputCapper
-from .session import KernelSession
-from .step import StepRunner
+from .session import KernelSession, KernelStartError
+from .zygote import ForkedKernelSession, Zygote
 
 # Imported ahead when the released notebook imports them: slow to import, no settings read at import.
 PRELOADABLE = ("numpy", "tensorflow", "torch", "cv2", "matplotlib", "sklearn", "scipy", "pandas")
-PRELOAD_OUTPUT_BYTES = 64_000
 MAX_SCANNED = 100_000   # characters of a cell read for imports
 ANSWER_WAIT_S = 10.0    # a live, idle kernel answers a kernel_info request in milliseconds
-# A worker's kernels alternate between its uid and this far below it (RLIMIT_NPROC is per uid).
-WARM_UID_OFFSET = 512
 
 
 _IMPORT = re.compile(r"^[ \t]*(?:import|from)[ \t]+(" + "|".join(PRELOADABLE + ("keras",)) + r")\b",
@@ -49,16 +45,16 @@ def imported_modules(notebook) -> tuple[str, ...]:
     chooses another backend."""
     sources = [str(cell.get("source", ""))[:MAX_SCANNED] for cell in notebook.cells if cell.get("cell_type") == "code"]
     found = {m for source in sources for m in _IMPORT.findall(source)}
-    if "keras" in found and not any("KERAS_BACKEND" in source for source in sources):
+    if "keras" in found and not chooses_keras_backend(notebook):
         found.add("tensorflow")
     return tuple(m for m in PRELOADABLE if m in found)
 
 
-def preload_code(modules: tuple[str, ...]) -> str:
-    """Code that puts the modules in sys.modules and binds no name in the student's namespace (a
-    notebook that forgot an import must fail here as it would at home). Each import on its own: a
-    missing package is the student's to meet in their own cell."""
-    return "\n".join(f"try:\n    __import__({m!r})\nexcept Exception:\n    pass" for m in modules)
+def chooses_keras_backend(notebook) -> bool:
+    """Whether the notebook may set KERAS_BACKEND: then Keras, which TensorFlow imports, must not be
+    imported before its code runs."""
+    return any("KERAS_BACKEND" in str(cell.get("source", ""))[:MAX_SCANNED]
+               for cell in notebook.cells if cell.get("cell_type") == "code")
 
 
 # Limits that apply only while cells run; every other field of Limits is part of a sandbox's settings
@@ -89,91 +85,107 @@ class WarmKernels:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="warm-kernels", daemon=True)
         self._thread.start()
-        self._waiting: tuple[SandboxSettings, asyncio.Task] | None = None
+        self._zygote: Zygote | None = None
+        self._settings: SandboxSettings | None = None
+        self._ahead: asyncio.Task | None = None   # the next kernel, forked once the sandbox was clean
         self.hits = self.misses = 0
 
     def run(self, coroutine):
         """Run a coroutine on this object's loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
-    async def take(self, settings: SandboxSettings) -> KernelSession | None:
-        """The waiting kernel if it was started with `settings` and came up, else None."""
-        waiting, self._waiting = self._waiting, None
-        if waiting is None:
+    async def take(self, settings: SandboxSettings, limits, preload: tuple[str, ...],
+                   keras_backend_chosen: bool = False) -> KernelSession | None:
+        """A kernel forked in a warm sandbox with these settings, started now if there is none;
+        None where there can be none (unsandboxed, not root) or it did not come up: the caller
+        starts a kernel the usual way. A hit is a kernel whose sandbox was warm already."""
+        if not settings.sandboxed or os.geteuid() != 0:
             self.misses += 1
             return None
-        their_settings, task = waiting
-        if their_settings != settings:
+        zygote = self._zygote
+        warm = (zygote is not None and self._settings == settings and zygote.server_alive()
+                and not (keras_backend_chosen and "tensorflow" in zygote.preload))
+        if not warm:
+            await self._retire()
+            zygote = Zygote(settings, limits, preload)
+            try:
+                await zygote.start()
+            except (KernelStartError, OSError):
+                self.misses += 1
+                return None
+            zygote.on_clean = lambda: self._fork_ahead(zygote, limits)
+            self._zygote, self._settings = zygote, settings
+        session = await self._forked_ahead()
+        if session is None:
+            try:
+                session = await zygote.new_session(limits)
+            except (KernelStartError, OSError):
+                self.misses += 1
+                return None
+        if warm:
+            self.hits += 1
+        else:
             self.misses += 1
-            await _discard(task)
+        return session
+
+    def _fork_ahead(self, zygote: Zygote, limits) -> None:
+        if zygote is self._zygote and zygote.usable:
+            self._ahead = asyncio.ensure_future(zygote.new_session(limits))
+
+    async def _forked_ahead(self) -> ForkedKernelSession | None:
+        """The kernel forked ahead, if it came up and still answers."""
+        task, self._ahead = self._ahead, None
+        if task is None:
             return None
         try:
             session = await task
-        except Exception:  # it did not come up: the caller starts one the usual way
-            session = None
-        if session is None or not await _answers(session):
-            self.misses += 1
-            if session is not None:
-                await _close(session)
+        except Exception:  # it did not come up: new_session retired the sandbox
             return None
-        self.hits += 1
-        return session
+        if await _answers(session):
+            return session
+        await _close(session)
+        return None
 
-    def start_next(self, settings: SandboxSettings, limits, preload: tuple[str, ...], running_uid: int) -> None:
-        """Start a kernel for the next notebook with these settings, `preload` imported (called on
-        this loop). It runs under the other uid of the pair than the notebook running now, so that
-        while it waits it takes nothing of that notebook's process limit."""
-        home = limits.sandbox_uid
-        uid = home - WARM_UID_OFFSET if running_uid == home else home
-        self._waiting = (settings, asyncio.ensure_future(_start(settings, replace(limits, sandbox_uid=uid), preload)))
+    async def _retire(self) -> None:
+        zygote, self._zygote, self._settings = self._zygote, None, None
+        task, self._ahead = self._ahead, None
+        if zygote is not None:
+            zygote.retire()
+        if task is not None:
+            await _discard(task)
+        if zygote is not None and zygote.gone is not None:
+            await zygote.gone
 
     def close(self) -> None:
-        """Kill the waiting kernel and stop the loop (idempotent)."""
+        """Kill the warm sandbox and stop the loop (idempotent)."""
         if not self._thread.is_alive():
             return
-
-        async def discard_waiting():
-            waiting, self._waiting = self._waiting, None
-            if waiting is not None:
-                await _discard(waiting[1])
-
-        self.run(discard_waiting())
+        self.run(self._retire())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
 
 
-async def _start(settings: SandboxSettings, limits, preload: tuple[str, ...]) -> KernelSession:
-    workdir = Path(tempfile.mkdtemp(prefix="warm-kernel-"))
-    session = KernelSession(workdir, limits, sandboxed=settings.sandboxed, ro_binds=list(settings.binds),
-                            env=dict(settings.env), pythonpath=list(settings.pythonpath))
-    try:
-        await session.start()
-        if preload:
-            capper = OutputCapper(PRELOAD_OUTPUT_BYTES, PRELOAD_OUTPUT_BYTES)
-            await StepRunner(session, capper).run(preload_code(preload), limits.startup_timeout_s,
-                                                  [], PRELOAD_OUTPUT_BYTES, store_history=False)
-    except BaseException:
-        await _close(session)
-        raise
-    return session
-
-
 async def _answers(session: KernelSession) -> bool:
-    """Whether the kernel still answers (it may have died while it waited: killed, out of memory)."""
+    """Whether the kernel still answers (it may have died while it waited: killed, out of memory).
+    One kernel_info round trip: wait_for_ready would also wait for iopub to fall quiet."""
     if not session.alive():
         return False
-    try:
-        await session.kc.wait_for_ready(timeout=ANSWER_WAIT_S)
-    except (RuntimeError, TimeoutError):
-        return False
-    return session.alive()
+    request = session.kc.kernel_info()
+    deadline = time.monotonic() + ANSWER_WAIT_S
+    while session.alive() and time.monotonic() < deadline:
+        try:
+            reply = await session.kc.get_shell_msg(timeout=0.05)
+        except Exception:  # queue.Empty, or a malformed message
+            continue
+        if reply.get("parent_header", {}).get("msg_id") == request:
+            return True
+    return False
 
 
 async def _close(session: KernelSession) -> None:
     await session.kill()
     session.cleanup()
-    shutil.rmtree(session.workdir, ignore_errors=True)
 
 
 async def _discard(task: asyncio.Task) -> None:
@@ -181,6 +193,6 @@ async def _discard(task: asyncio.Task) -> None:
         task.cancel()
     try:
         session = await task
-    except BaseException:  # cancelled or failed: _start cleaned up after itself
+    except BaseException:  # cancelled or failed: new_session cleaned up after itself
         return
     await _close(session)
