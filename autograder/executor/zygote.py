@@ -1,10 +1,10 @@
 """Kernels forked from a warm sandbox: the frameworks are imported once per worker and question.
 
 A Zygote is one bubblewrap sandbox, started with one question's settings, whose fork server
-(kernel_side/zygote.py) has imported the modules that question's notebooks import. The server is
-the sandbox's init (pid 1): the student's code, under the same uid, can neither kill nor stop it. Each notebook
+(kernel_side/zygote.py) has imported the modules that question's notebooks import. Each notebook
 gets an ipykernel forked from it, in that sandbox, instead of a new sandbox whose kernel imports
-TensorFlow again (seconds of CPU per notebook).
+TensorFlow again (seconds of CPU per notebook). The server is the sandbox's init (pid 1): the
+student's code, under the same uid, can neither kill nor stop it.
 
 Between two notebooks the sandbox is brought back to what it was before the first: every process
 but the fork server is killed and seen gone, the scratch dir, /tmp and /dev/shm are emptied and
@@ -88,7 +88,7 @@ class ForkedKernelSession(KernelSession):
     notebook started, cleanup() gives the sandbox back for the next notebook."""
 
     def __init__(self, zygote: "Zygote", limits):
-        super().__init__(Path(tempfile.mkdtemp(prefix="forked-kernel-")), limits, sandboxed=True)
+        super().__init__(zygote.base, limits, sandboxed=True)
         self.zygote = zygote
         self.conn_dir, self.scratch, self.log_path = zygote.conn_dir, zygote.scratch, zygote.log_path
         self.connection_file = zygote.conn_dir / f"kernel-{secrets.token_hex(8)}.json"
@@ -126,7 +126,6 @@ class ForkedKernelSession(KernelSession):
                 self.exit_code = -signal.SIGKILL if code is None else code
 
     def cleanup(self, keep_scratch: bool = False) -> None:
-        shutil.rmtree(self.workdir, ignore_errors=True)
         if not self.zygote.usable:
             return
         self.connection_file.unlink(missing_ok=True)
