@@ -36,6 +36,7 @@ from .session import KernelSession, KernelStartError, kernel_env, make_session_d
 from .usage import UsageMonitor
 
 SERVER_SOURCE = Path(kernel_zygote.__file__).read_text()
+SERVER_NAME = "fork_server.py"   # in the connection dir: what `ps` shows for the server and its kernels
 FORK_WAIT_S = 10.0      # the server answers a fork at once; it may be slow only on a loaded machine
 CLEAN_WAIT_S = 5.0      # to see every process of the last notebook gone
 IPC_WAIT_S = 10.0
@@ -187,6 +188,7 @@ class Zygote:
         self.server_pid: int | None = None
         self.exits: dict[int, int] = {}       # sandbox pid -> return code, as the server reports them
         self._forked: asyncio.Queue[int] = asyncio.Queue()
+        self._fork_lock = asyncio.Lock()
         self._reader: asyncio.Task | None = None
         self.usable = True                    # false once retired
         self.tmp_skeleton: frozenset[str] = frozenset()
@@ -198,7 +200,7 @@ class Zygote:
         self.conn_dir, self.scratch, self.moved_scratch = make_session_dirs(self.base, limits.sandbox_uid)
         env = kernel_env(self.scratch, settings.pythonpath, dict(settings.env), limits.threads)
         command = build_command(
-            [sys.executable, "-c", SERVER_SOURCE, *self.preload], scratch=self.scratch, limits=limits,
+            [sys.executable, str(self._server_script()), *self.preload], scratch=self.scratch, limits=limits,
             ro_binds=list(settings.binds) + [Bind(self.conn_dir, self.conn_dir)], env=env,
             etc_files=passwd_files(self.conn_dir, limits.sandbox_uid), as_pid_1=True)
         self.log_path = self.conn_dir / "kernel.log"
@@ -219,6 +221,13 @@ class Zygote:
         self.tmp_skeleton = frozenset(os.listdir(self._inside("tmp")))
         self._reader = asyncio.ensure_future(self._read_replies())
 
+    def _server_script(self) -> Path:
+        """A copy of the server's source that the sandbox can read and not change."""
+        script = self.conn_dir / SERVER_NAME
+        script.write_text(SERVER_SOURCE)
+        os.chmod(script, 0o644)
+        return script
+
     async def _read_replies(self) -> None:
         while True:
             line = await self.process.stdout.readline()
@@ -232,14 +241,16 @@ class Zygote:
 
     async def fork(self, connection_file: Path) -> tuple[int, int]:
         """(host pid, sandbox pid) of a kernel forked for connection_file."""
-        if not self.server_alive():
-            raise KernelStartError("the fork server is gone")
-        self.process.stdin.write(f"fork {connection_file}\n".encode())
-        await self.process.stdin.drain()
-        try:
-            sandbox_pid = await asyncio.wait_for(self._forked.get(), FORK_WAIT_S)
-        except asyncio.TimeoutError:
-            raise KernelStartError("the fork server did not answer") from None
+        async with self._fork_lock:  # one request at a time: each answer is for the one asked
+            if not self.server_alive():
+                raise KernelStartError("the fork server is gone")
+            self.process.stdin.write(f"fork {connection_file}\n".encode())
+            await self.process.stdin.drain()
+            try:
+                sandbox_pid = await asyncio.wait_for(self._forked.get(), FORK_WAIT_S)
+            except asyncio.TimeoutError:
+                self.retire()  # its answer may still come, and would be taken for the next one's
+                raise KernelStartError("the fork server did not answer") from None
         for child in psutil.Process(self.server_pid).children():
             if _sandbox_pid(child.pid) == sandbox_pid:
                 return child.pid, sandbox_pid

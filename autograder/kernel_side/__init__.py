@@ -1,5 +1,6 @@
-"""Code that runs INSIDE the student's kernel, in the sandbox: untrusted surroundings.
+"""Code that runs INSIDE the sandbox: untrusted surroundings.
 
-It is sent to the kernel as source text (the package itself is not visible there), must not rely
-on anything from the grader, and only writes data files that the trusted side parses defensively.
+The harvest is sent to the student's kernel as source text and the fork server (zygote.py) runs from
+a read-only copy (the package itself is not visible there); neither may rely on anything from the
+grader, and the harvest only writes data files that the trusted side parses defensively.
 """

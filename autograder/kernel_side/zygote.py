@@ -1,5 +1,6 @@
-"""Fork server run INSIDE the sandbox (sent as source text): it imports the slow modules once, then
-forks one ipykernel per notebook, so that a notebook does not pay TensorFlow's or PyTorch's import.
+"""Fork server run INSIDE the sandbox (a copy of this file, in a folder of the grader's that the
+sandbox can only read): it imports the slow modules once, then forks one ipykernel per notebook,
+so that a notebook does not pay TensorFlow's or PyTorch's import.
 
 Protocol, one line each way: the grader writes `fork <connection file>` on stdin and reads
 `forked <pid>` on stdout; when a kernel exits this writes `exit <pid> <returncode>`. End of stdin
@@ -101,8 +102,9 @@ def _reap(out):
 
 
 def main(modules):
-    # As ipykernel_launcher does: the working directory (the student's) is not searched for imports.
-    if sys.path and sys.path[0] in ("", os.getcwd()):
+    # The grader's folder this script lies in is not searched for imports, nor, as for
+    # ipykernel_launcher, the working directory (the student's).
+    if sys.path and sys.path[0] in ("", os.getcwd(), os.path.dirname(os.path.abspath(__file__))):
         del sys.path[0]
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     _preload(modules)
