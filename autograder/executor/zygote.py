@@ -35,7 +35,6 @@ from .kernel import CappedKernelClient, _is_bwrap, _running
 from .session import KernelSession, KernelStartError, kernel_env, make_session_dirs, passwd_files
 from .usage import UsageMonitor
 
-SERVER_SOURCE = Path(kernel_zygote.__file__).read_text()
 SERVER_NAME = "fork_server.py"   # in the connection dir: what `ps` shows for the server and its kernels
 FORK_WAIT_S = 10.0      # the server answers a fork at once; it may be slow only on a loaded machine
 CLEAN_WAIT_S = 5.0      # to see every process of the last notebook gone
@@ -224,7 +223,7 @@ class Zygote:
     def _server_script(self) -> Path:
         """A copy of the server's source that the sandbox can read and not change."""
         script = self.conn_dir / SERVER_NAME
-        script.write_text(SERVER_SOURCE)
+        shutil.copyfile(kernel_zygote.__file__, script)
         os.chmod(script, 0o644)
         return script
 
